@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
+import { createHandler } from './server/handler.js';
+import { type Listening, listen } from './server/listener.js';
+import { SqliteStore } from './store/sqlite.js';
+
+export interface SluiceOptions {
+  host: string;
+  port: number;
+  /** Folder of the embedded store; ignored with `memory`. */
+  dataDir: string;
+  memory: boolean;
+  fsync: boolean;
+  tls?: { port: number; certPath?: string; keyPath?: string };
+  engine: Partial<EngineConfig>;
+  log?: (line: string) => void;
+}
+
+export interface Sluice {
+  port: number;
+  tlsPort?: number;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+/** Open the store, build the engine from it, and serve. */
+export async function startSluice(options: SluiceOptions): Promise<Sluice> {
+  const store = new SqliteStore({ dataDir: options.memory ? undefined : options.dataDir, fsync: options.fsync });
+  const engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
+  const log = options.log ?? (() => {});
+  let listening: Listening;
+  try {
+    const tls = options.tls ? { port: options.tls.port, ...(await tlsMaterial(options)) } : undefined;
+    listening = await listen(
+      { host: options.host, port: options.port, tls },
+      createHandler({ engine, onFault: (error) => log(`internal error: ${(error as Error)?.stack ?? error}`) }),
+    );
+  } catch (error) {
+    await engine.close();
+    await store.close();
+    throw error;
+  }
+  return {
+    port: listening.port,
+    tlsPort: listening.tlsPort,
+    engine,
+    close: async () => {
+      await listening.close();
+      await engine.close();
+      await store.close();
+    },
+  };
+}
+
+/** The given certificate, or a self-signed one generated on first use and kept with the data. */
+async function tlsMaterial(options: SluiceOptions): Promise<{ cert: Buffer | string; key: Buffer | string }> {
+  const tls = options.tls;
+  if (tls?.certPath && tls.keyPath) return { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) };
+  const dir = options.memory ? undefined : options.dataDir;
+  const certFile = dir && join(dir, 'tls-cert.pem');
+  const keyFile = dir && join(dir, 'tls-key.pem');
+  if (certFile && keyFile && existsSync(certFile) && existsSync(keyFile)) {
+    return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  }
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  if (dir && certFile && keyFile) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(certFile, pems.cert);
+    writeFileSync(keyFile, pems.private, { mode: 0o600 });
+  }
+  return { cert: pems.cert, key: pems.private };
+}

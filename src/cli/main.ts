@@ -1,0 +1,74 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startSluice } from '../app.js';
+import { engine as engineDefaults, kinesis } from '../limits.js';
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+const program = new Command('sluice').description('A streaming data service that speaks the Kinesis Data Streams API');
+
+program
+  .command('serve')
+  .description('serve the Kinesis API on the embedded store')
+  .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--port <port>', 'port for HTTP/1.1 and cleartext HTTP/2', integer(0, 65535), 4567)
+  .option('--data-dir <dir>', 'folder of the embedded durable store', './sluice-data')
+  .option('--memory', 'keep everything in memory (lost on exit)', false)
+  .option('--fsync', 'flush to disk on every commit, so acknowledged records survive power loss', false)
+  .option('--tls', 'also serve TLS (ALPN h2 and http/1.1) on --tls-port', false)
+  .option('--tls-port <port>', 'port for TLS', integer(0, 65535), 4568)
+  .option('--cert <file>', 'TLS certificate (PEM); default: self-signed, generated on first use')
+  .option('--key <file>', 'TLS private key (PEM)')
+  .option('--shard-limit <n>', 'open shards allowed across all streams', integer(1), kinesis.defaultShardLimit)
+  .option('--create-stream-ms <ms>', 'how long a new stream stays CREATING', integer(0), engineDefaults.createStreamMs)
+  .option('--delete-stream-ms <ms>', 'how long a deleted stream stays DELETING', integer(0), engineDefaults.deleteStreamMs)
+  .addOption(new Option('--region <region>', 'region named in ARNs').default(kinesis.defaultRegion))
+  .addOption(new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId))
+  .action(async (opts) => {
+    if ((opts.cert === undefined) !== (opts.key === undefined)) {
+      program.error('--cert and --key go together');
+    }
+    if (!/^\d{12}$/.test(opts.accountId)) program.error('--account-id must be 12 digits');
+    const sluice = await startSluice({
+      host: opts.host,
+      port: opts.port,
+      dataDir: opts.dataDir,
+      memory: opts.memory,
+      fsync: opts.fsync,
+      tls: opts.tls ? { port: opts.tlsPort, certPath: opts.cert, keyPath: opts.key } : undefined,
+      engine: {
+        shardLimit: opts.shardLimit,
+        createStreamMs: opts.createStreamMs,
+        deleteStreamMs: opts.deleteStreamMs,
+        region: opts.region,
+        accountId: opts.accountId,
+      },
+      log: (line) => console.error(line),
+    });
+    const store = opts.memory ? 'in memory' : `in ${opts.dataDir}`;
+    const tls = sluice.tlsPort === undefined ? '' : `, TLS on https://${opts.host}:${sluice.tlsPort}`;
+    console.log(`sluice listening on http://${opts.host}:${sluice.port}${tls} (store ${store})`);
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      sluice.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,669 @@
+import { randomInt } from 'node:crypto';
+import { engine as engineDefaults, kinesis } from '../limits.js';
+import { errors, KinesisError } from '../protocol/errors.js';
+import type { ShardDoc, Store, StreamDoc, StreamMode } from '../store/store.js';
+import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
+import { messages } from './messages.js';
+import { decodeSequence, encodeSequence } from './sequence.js';
+import { openIterator, openPage, sealIterator, sealPage, TokenSealer } from './tokens.js';
+
+export interface EngineConfig {
+  accountId: string;
+  region: string;
+  /** Open shards allowed across all streams (the account shard limit). */
+  shardLimit: number;
+  /** How long CREATING and DELETING last, so clients can observe them. */
+  createStreamMs: number;
+  deleteStreamMs: number;
+  iteratorTtlMs: number;
+  maxRecordSizeBytes: number;
+}
+
+export const defaultEngineConfig: EngineConfig = {
+  accountId: kinesis.defaultAccountId,
+  region: kinesis.defaultRegion,
+  shardLimit: kinesis.defaultShardLimit,
+  createStreamMs: engineDefaults.createStreamMs,
+  deleteStreamMs: engineDefaults.deleteStreamMs,
+  iteratorTtlMs: kinesis.iteratorTtlMs,
+  maxRecordSizeBytes: kinesis.maxRecordSizeBytes,
+};
+
+/** How a request names its stream: any of the three members the model allows. */
+export interface StreamRef {
+  StreamName?: string;
+  StreamARN?: string;
+  StreamId?: string;
+}
+
+export interface RecordInput {
+  Data: Buffer;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+}
+
+interface PageState {
+  /** Stream name the token belongs to. */
+  s?: string;
+  /** Stream creation time (ms), binding the token to one incarnation. */
+  c?: number;
+  /** Last shard index or stream name returned. */
+  a: number | string;
+  /** Shard filter carried from the first call. */
+  f?: { t: string; s?: number; ts?: number };
+  /** When the token was issued (ms). */
+  t: number;
+}
+
+const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomStreamId(): string {
+  const pick = (n: number) => Array.from({ length: n }, () => idAlphabet[randomInt(idAlphabet.length)]).join('');
+  return `${pick(20)}-${pick(3)}`;
+}
+
+/**
+ * The Kinesis domain: streams, shards, routing by hash key, sequence numbers and iterators,
+ * over the Store contract. No HTTP and no SQL here. The engine keeps a cache of every stream
+ * document, built from the store's snapshot and kept current from its change tail; every change
+ * it makes is a compare-and-set against the store, so the store stays the authority.
+ */
+export class Engine {
+  private readonly byName = new Map<string, StreamDoc>();
+  private readonly byKey = new Map<number, StreamDoc>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private trimTimer: NodeJS.Timeout | undefined;
+  private unwatch: () => void = () => {};
+
+  private constructor(
+    private readonly store: Store,
+    private readonly config: EngineConfig,
+    private readonly sealer: TokenSealer,
+  ) {}
+
+  static async open(store: Store, config: EngineConfig): Promise<Engine> {
+    const engine = new Engine(store, config, new TokenSealer(await store.secret('token-key', 32)));
+    engine.unwatch = store.watch((change) => {
+      if (change.kind === 'put') engine.remember(change.doc);
+      else engine.forget(change.name, change.key);
+    });
+    for (const doc of await store.loadStreams()) {
+      engine.remember(doc);
+      engine.scheduleTransition(doc);
+    }
+    engine.trimTimer = setInterval(() => void engine.trimAll(), engineDefaults.trimIntervalMs);
+    engine.trimTimer.unref();
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    this.unwatch();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.trimTimer) clearInterval(this.trimTimer);
+  }
+
+  private remember(doc: StreamDoc): void {
+    const known = this.byName.get(doc.name);
+    if (known && known.key === doc.key && known.version >= doc.version) return;
+    if (known && known.key !== doc.key) this.byKey.delete(known.key);
+    this.byName.set(doc.name, doc);
+    this.byKey.set(doc.key, doc);
+  }
+
+  private forget(name: string, key: number): void {
+    const known = this.byName.get(name);
+    if (known && known.key === key) this.byName.delete(name);
+    this.byKey.delete(key);
+  }
+
+  arnOf(name: string): string {
+    return `arn:aws:kinesis:${this.config.region}:${this.config.accountId}:stream/${name}`;
+  }
+
+  // ---- stream resolution -------------------------------------------------------------------
+
+  /** The stream a request names, by StreamName, StreamARN or StreamId. */
+  private find(ref: StreamRef): StreamDoc {
+    const name = this.nameOf(ref);
+    const doc = this.byName.get(name);
+    if (!doc || (ref.StreamId !== undefined && doc.streamId !== ref.StreamId)) {
+      throw errors.resourceNotFound(messages.streamNotFound(name, this.config.accountId));
+    }
+    return doc;
+  }
+
+  private nameOf(ref: StreamRef): string {
+    if (ref.StreamARN !== undefined) {
+      const prefix = `arn:aws:kinesis:${this.config.region}:${this.config.accountId}:stream/`;
+      const name = ref.StreamARN.startsWith(prefix) ? ref.StreamARN.slice(prefix.length) : undefined;
+      if (ref.StreamName !== undefined && ref.StreamName !== name) {
+        throw errors.invalidArgument(messages.nameArnMismatch(ref.StreamName, ref.StreamARN));
+      }
+      if (name === undefined || !/^[a-zA-Z0-9_.-]{1,128}$/.test(name)) {
+        throw errors.resourceNotFound(messages.streamArnNotFound(ref.StreamARN));
+      }
+      return name;
+    }
+    if (ref.StreamName !== undefined) return ref.StreamName;
+    if (ref.StreamId !== undefined) {
+      for (const doc of this.byName.values()) if (doc.streamId === ref.StreamId) return doc.name;
+      throw errors.resourceNotFound(messages.streamIdNotFound(ref.StreamId, this.config.accountId));
+    }
+    throw errors.invalidArgument(messages.streamNameOrArnRequired);
+  }
+
+  /** A stream that accepts data-plane calls (ACTIVE or UPDATING). */
+  private findActive(ref: StreamRef): StreamDoc {
+    const doc = this.find(ref);
+    if (doc.status !== 'ACTIVE' && doc.status !== 'UPDATING') {
+      throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
+    }
+    return doc;
+  }
+
+  private shardOf(doc: StreamDoc, shardId: string): ShardDoc {
+    const index = shardIndexOf(shardId);
+    const shard = index === undefined ? undefined : doc.shards.find((s) => s.index === index);
+    if (!shard) throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
+    return shard;
+  }
+
+  private openShardCount(): number {
+    let count = 0;
+    for (const doc of this.byName.values()) for (const shard of doc.shards) if (shard.closedMs === undefined) count++;
+    return count;
+  }
+
+  // ---- control plane -----------------------------------------------------------------------
+
+  async createStream(input: {
+    StreamName: string;
+    ShardCount?: number;
+    StreamModeDetails?: { StreamMode: StreamMode };
+    Tags?: Record<string, string>;
+  }): Promise<Record<string, never>> {
+    const mode = input.StreamModeDetails?.StreamMode ?? 'PROVISIONED';
+    if (mode === 'PROVISIONED' && input.ShardCount === undefined) {
+      throw errors.invalidArgument(messages.shardCountRequired);
+    }
+    if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
+      throw errors.invalidArgument(messages.shardCountWithOnDemand);
+    }
+    const count = input.ShardCount ?? kinesis.onDemandInitialShards;
+    if (input.Tags && Object.keys(input.Tags).length > 50) throw errors.invalidArgument(messages.tooManyTags);
+    if (this.byName.has(input.StreamName)) {
+      throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
+    }
+    const current = this.openShardCount();
+    if (current + count > this.config.shardLimit) {
+      throw errors.limitExceeded(
+        messages.shardLimit(this.config.accountId, this.config.region, current, this.config.shardLimit, count),
+      );
+    }
+    const now = Date.now();
+    const creating = this.config.createStreamMs > 0;
+    const doc: StreamDoc = {
+      name: input.StreamName,
+      key: randomInt(2 ** 47),
+      streamId: randomStreamId(),
+      createdMs: now,
+      status: creating ? 'CREATING' : 'ACTIVE',
+      statusUntilMs: creating ? now + this.config.createStreamMs : undefined,
+      mode,
+      retentionHours: kinesis.retentionDefaultHours,
+      shards: evenRanges(count).map((range, index) => ({
+        index,
+        startingHashKey: range.start.toString(),
+        endingHashKey: range.end.toString(),
+        openedMs: now,
+      })),
+      tags: input.Tags ?? {},
+      encryptionType: 'NONE',
+      shardLevelMetrics: [],
+      version: 0,
+    };
+    const stored = await this.store.putStream(doc, 0);
+    if (!stored) throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
+    this.remember(stored);
+    this.scheduleTransition(stored);
+    return {};
+  }
+
+  async deleteStream(input: StreamRef & { EnforceConsumerDeletion?: boolean }): Promise<Record<string, never>> {
+    const doc = this.find(input);
+    if (doc.status === 'DELETING') return {};
+    if (this.config.deleteStreamMs <= 0) {
+      await this.store.deleteStream(doc.name, doc.version);
+      this.forget(doc.name, doc.key);
+      return {};
+    }
+    const deleting: StreamDoc = {
+      ...doc,
+      status: 'DELETING',
+      statusUntilMs: Date.now() + this.config.deleteStreamMs,
+    };
+    const stored = await this.store.putStream(deleting, doc.version);
+    if (!stored) throw errors.resourceInUse(messages.streamBusy(doc.name, this.config.accountId));
+    this.remember(stored);
+    this.scheduleTransition(stored);
+    return {};
+  }
+
+  /** Finish a transient status when its time comes (also for documents found at start-up). */
+  private scheduleTransition(doc: StreamDoc): void {
+    if (doc.statusUntilMs === undefined) return;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.finishTransition(doc.name, doc.key);
+      },
+      Math.max(0, doc.statusUntilMs - Date.now()),
+    );
+    this.timers.add(timer);
+  }
+
+  private async finishTransition(name: string, key: number): Promise<void> {
+    const doc = this.byName.get(name);
+    if (!doc || doc.key !== key || doc.statusUntilMs === undefined) return;
+    if (doc.status === 'DELETING') {
+      if (await this.store.deleteStream(doc.name, doc.version)) this.forget(doc.name, doc.key);
+      return;
+    }
+    const { statusUntilMs: _done, ...rest } = doc;
+    const stored = await this.store.putStream({ ...rest, status: 'ACTIVE' }, doc.version);
+    if (stored) this.remember(stored);
+  }
+
+  private describeShard(doc: StreamDoc, shard: ShardDoc) {
+    return {
+      ShardId: shardIdOf(shard.index),
+      ParentShardId: shard.parentIndex === undefined ? undefined : shardIdOf(shard.parentIndex),
+      AdjacentParentShardId:
+        shard.adjacentParentIndex === undefined ? undefined : shardIdOf(shard.adjacentParentIndex),
+      HashKeyRange: { StartingHashKey: shard.startingHashKey, EndingHashKey: shard.endingHashKey },
+      SequenceNumberRange: {
+        StartingSequenceNumber: encodeSequence({ arrivalMs: shard.openedMs, shard: shard.index, position: 0 }),
+        EndingSequenceNumber:
+          shard.closedMs === undefined || shard.endPosition === undefined
+            ? undefined
+            : encodeSequence({ arrivalMs: shard.closedMs, shard: shard.index, position: shard.endPosition }),
+      },
+    };
+  }
+
+  private summaryFields(doc: StreamDoc) {
+    return {
+      StreamName: doc.name,
+      StreamARN: this.arnOf(doc.name),
+      StreamStatus: doc.status,
+      StreamModeDetails: { StreamMode: doc.mode },
+      RetentionPeriodHours: doc.retentionHours,
+      StreamCreationTimestamp: new Date(doc.createdMs),
+      EnhancedMonitoring: [{ ShardLevelMetrics: doc.shardLevelMetrics }],
+      EncryptionType: doc.encryptionType,
+      KeyId: doc.keyId,
+    };
+  }
+
+  async describeStream(input: StreamRef & { Limit?: number; ExclusiveStartShardId?: string }) {
+    const doc = this.find(input);
+    const limit = Math.min(input.Limit ?? kinesis.describeStreamDefaultShards, kinesis.describeStreamDefaultShards);
+    const after = input.ExclusiveStartShardId === undefined ? -1 : (shardIndexOf(input.ExclusiveStartShardId) ?? -1);
+    const shards = this.visibleShards(doc).filter((s) => s.index > after);
+    const page = shards.slice(0, limit);
+    const { StreamName, StreamARN, StreamStatus, StreamModeDetails, ...rest } = this.summaryFields(doc);
+    return {
+      StreamDescription: {
+        StreamName,
+        StreamARN,
+        StreamStatus,
+        StreamModeDetails,
+        Shards: doc.status === 'CREATING' ? [] : page.map((s) => this.describeShard(doc, s)),
+        HasMoreShards: doc.status !== 'CREATING' && shards.length > page.length,
+        ...rest,
+      },
+    };
+  }
+
+  async describeStreamSummary(input: StreamRef) {
+    const doc = this.find(input);
+    return {
+      StreamDescriptionSummary: {
+        ...this.summaryFields(doc),
+        StreamId: doc.streamId,
+        OpenShardCount: doc.shards.filter((s) => s.closedMs === undefined).length,
+        ConsumerCount: 0,
+      },
+    };
+  }
+
+  async listStreams(input: { Limit?: number; ExclusiveStartStreamName?: string; NextToken?: string }) {
+    const limit = Math.min(input.Limit ?? kinesis.listStreamsDefaultLimit, kinesis.listStreamsDefaultLimit);
+    let after = input.ExclusiveStartStreamName;
+    if (input.NextToken !== undefined) {
+      const page = openPage<PageState>(this.sealer, input.NextToken);
+      if (!page || typeof page.a !== 'string') throw errors.invalidArgument(messages.invalidNextToken);
+      this.checkTokenAge(page);
+      after = page.a;
+    }
+    const names = [...this.byName.keys()].sort().filter((n) => after === undefined || n > after);
+    const page = names.slice(0, limit);
+    const more = names.length > page.length;
+    const last = page[page.length - 1];
+    return {
+      StreamNames: page,
+      HasMoreStreams: more,
+      NextToken: more && last !== undefined ? sealPage(this.sealer, { a: last, t: Date.now() }) : undefined,
+      StreamSummaries: page.map((name) => {
+        const doc = this.byName.get(name) as StreamDoc;
+        return {
+          StreamName: doc.name,
+          StreamARN: this.arnOf(doc.name),
+          StreamStatus: doc.status,
+          StreamModeDetails: { StreamMode: doc.mode },
+          StreamCreationTimestamp: new Date(doc.createdMs),
+        };
+      }),
+    };
+  }
+
+  private checkTokenAge(page: PageState): void {
+    if (Date.now() - page.t > kinesis.nextTokenTtlMs) throw errors.expiredNextToken(messages.expiredNextToken);
+  }
+
+  /** Shards not yet past retention: a closed shard disappears once all its records could be gone. */
+  private visibleShards(doc: StreamDoc): ShardDoc[] {
+    const horizon = Date.now() - doc.retentionHours * 3_600_000;
+    return doc.shards.filter((s) => s.closedMs === undefined || s.closedMs >= horizon);
+  }
+
+  async listShards(
+    input: StreamRef & {
+      NextToken?: string;
+      ExclusiveStartShardId?: string;
+      MaxResults?: number;
+      StreamCreationTimestamp?: Date;
+      ShardFilter?: { Type: string; ShardId?: string; Timestamp?: Date };
+    },
+  ) {
+    let doc: StreamDoc;
+    let after = -1;
+    let filter: PageState['f'];
+    if (input.NextToken !== undefined) {
+      if (input.StreamName !== undefined || input.StreamARN !== undefined) {
+        throw errors.invalidArgument(messages.nextTokenWithStreamName);
+      }
+      if (input.ExclusiveStartShardId !== undefined) throw errors.invalidArgument(messages.nextTokenWithStartShard);
+      if (input.ShardFilter !== undefined) throw errors.invalidArgument(messages.nextTokenWithFilter);
+      if (input.StreamCreationTimestamp !== undefined) throw errors.invalidArgument(messages.nextTokenWithTimestamp);
+      const page = openPage<PageState>(this.sealer, input.NextToken);
+      if (!page || typeof page.a !== 'number' || page.s === undefined) {
+        throw errors.invalidArgument(messages.invalidNextToken);
+      }
+      this.checkTokenAge(page);
+      const found = this.byName.get(page.s);
+      if (!found || found.createdMs !== page.c) {
+        throw errors.resourceNotFound(messages.streamNotFound(page.s, this.config.accountId));
+      }
+      doc = found;
+      after = page.a;
+      filter = page.f;
+    } else {
+      doc = this.find(input);
+      if (input.ExclusiveStartShardId !== undefined) after = shardIndexOf(input.ExclusiveStartShardId) ?? -1;
+      filter = this.shardFilter(doc, input.ShardFilter);
+      if (filter?.t === 'AFTER_SHARD_ID' && filter.s !== undefined) after = Math.max(after, filter.s);
+    }
+    if (doc.status === 'CREATING') throw errors.resourceInUse(messages.streamCreating(doc.name, this.config.accountId));
+    const limit = input.MaxResults ?? kinesis.listShardsDefaultResults;
+    const shards = this.filterShards(doc, filter).filter((s) => s.index > after);
+    const page = shards.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      Shards: page.map((s) => this.describeShard(doc, s)),
+      NextToken:
+        shards.length > page.length && last !== undefined
+          ? sealPage(this.sealer, { s: doc.name, c: doc.createdMs, a: last.index, f: filter, t: Date.now() })
+          : undefined,
+    };
+  }
+
+  private shardFilter(
+    doc: StreamDoc,
+    filter: { Type: string; ShardId?: string; Timestamp?: Date } | undefined,
+  ): PageState['f'] {
+    if (!filter) return undefined;
+    switch (filter.Type) {
+      case 'AFTER_SHARD_ID': {
+        if (filter.ShardId === undefined) throw errors.invalidArgument(messages.filterNeedsShardId);
+        return { t: filter.Type, s: shardIndexOf(filter.ShardId) ?? -1 };
+      }
+      case 'AT_TIMESTAMP':
+      case 'FROM_TIMESTAMP': {
+        if (filter.Timestamp === undefined) throw errors.invalidArgument(messages.filterNeedsTimestamp(filter.Type));
+        return { t: filter.Type, ts: filter.Timestamp.getTime() };
+      }
+      default:
+        if (filter.ShardId !== undefined || filter.Timestamp !== undefined) {
+          throw errors.invalidArgument(messages.filterTakesNothing(filter.Type));
+        }
+        return { t: filter.Type };
+    }
+    void doc;
+  }
+
+  /** Shards a ListShards filter selects, at the time it names. */
+  private filterShards(doc: StreamDoc, filter: PageState['f']): ShardDoc[] {
+    const visible = this.visibleShards(doc);
+    if (!filter) return visible;
+    const horizon = Math.max(doc.createdMs, Date.now() - doc.retentionHours * 3_600_000);
+    const openAt = (s: ShardDoc, t: number) => s.openedMs <= t && (s.closedMs === undefined || s.closedMs > t);
+    const openFrom = (s: ShardDoc, t: number) => s.closedMs === undefined || s.closedMs > t;
+    switch (filter.t) {
+      case 'AT_LATEST':
+        return visible.filter((s) => s.closedMs === undefined);
+      case 'AT_TRIM_HORIZON':
+        return visible.filter((s) => openAt(s, horizon));
+      case 'FROM_TRIM_HORIZON':
+        return visible.filter((s) => openFrom(s, horizon));
+      case 'AT_TIMESTAMP':
+        return visible.filter((s) => openAt(s, Math.max(filter.ts ?? 0, doc.createdMs)));
+      case 'FROM_TIMESTAMP':
+        return visible.filter((s) => openFrom(s, Math.max(filter.ts ?? 0, doc.createdMs)));
+      default:
+        return visible;
+    }
+  }
+
+  // ---- data plane --------------------------------------------------------------------------
+
+  /** The open shard whose hash key range holds the record's hash key. */
+  private route(doc: StreamDoc, record: RecordInput): ShardDoc {
+    let hash: bigint;
+    if (record.ExplicitHashKey !== undefined) {
+      hash = BigInt(record.ExplicitHashKey);
+      if (hash > kinesis.maxHashKey) throw errors.invalidArgument(messages.invalidHashKey(record.ExplicitHashKey));
+    } else {
+      hash = hashKeyOf(record.PartitionKey);
+    }
+    for (const shard of doc.shards) {
+      if (shard.closedMs !== undefined) continue;
+      if (hash >= BigInt(shard.startingHashKey) && hash <= BigInt(shard.endingHashKey)) return shard;
+    }
+    throw errors.internal();
+  }
+
+  private checkRecordSize(record: RecordInput, index: number | undefined): void {
+    const size = record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+    if (size > this.config.maxRecordSizeBytes) {
+      throw errors.invalidArgument(messages.recordTooLarge(size, this.config.maxRecordSizeBytes, index));
+    }
+  }
+
+  async putRecord(input: StreamRef & RecordInput & { SequenceNumberForOrdering?: string }) {
+    const doc = this.findActive(input);
+    this.checkRecordSize(input, undefined);
+    const shard = this.route(doc, input);
+    const [appended] = await this.store.append(doc.key, [
+      { shard: shard.index, data: input.Data, partitionKey: input.PartitionKey },
+    ]);
+    if (!appended) throw errors.internal();
+    return {
+      ShardId: shardIdOf(shard.index),
+      SequenceNumber: encodeSequence({ ...appended, shard: shard.index }),
+      EncryptionType: doc.encryptionType === 'KMS' ? 'KMS' : undefined,
+    };
+  }
+
+  async putRecords(input: StreamRef & { Records: RecordInput[] }) {
+    const doc = this.findActive(input);
+    let total = 0;
+    input.Records.forEach((record, i) => {
+      this.checkRecordSize(record, i);
+      total += record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+    });
+    if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge(total));
+    const shards = input.Records.map((record) => this.route(doc, record));
+    const appended = await this.store.append(
+      doc.key,
+      input.Records.map((record, i) => ({
+        shard: (shards[i] as ShardDoc).index,
+        data: record.Data,
+        partitionKey: record.PartitionKey,
+      })),
+    );
+    return {
+      FailedRecordCount: 0,
+      Records: appended.map((a, i) => {
+        const index = (shards[i] as ShardDoc).index;
+        return { SequenceNumber: encodeSequence({ ...a, shard: index }), ShardId: shardIdOf(index) };
+      }),
+      EncryptionType: doc.encryptionType === 'KMS' ? 'KMS' : undefined,
+    };
+  }
+
+  async getShardIterator(
+    input: StreamRef & {
+      ShardId: string;
+      ShardIteratorType: string;
+      StartingSequenceNumber?: string;
+      Timestamp?: Date;
+    },
+  ) {
+    const doc = this.findActive(input);
+    const shard = this.shardOf(doc, input.ShardId);
+    const shardId = shardIdOf(shard.index);
+    let position: number;
+    switch (input.ShardIteratorType) {
+      case 'AT_SEQUENCE_NUMBER':
+      case 'AFTER_SEQUENCE_NUMBER': {
+        const seq = input.StartingSequenceNumber;
+        if (seq === undefined) throw errors.invalidArgument(messages.sequenceRequired(input.ShardIteratorType));
+        const parts = decodeSequence(seq);
+        const tip = await this.store.tip(doc.key, shard.index);
+        if (!parts || parts.shard !== shard.index || parts.arrivalMs < doc.createdMs - 1000) {
+          throw errors.invalidArgument(messages.badSequence(seq, shardId, doc.name, this.config.accountId));
+        }
+        if (parts.position > tip.nextPosition) {
+          throw errors.invalidArgument(messages.badSequence(seq, shardId, doc.name, this.config.accountId));
+        }
+        position = input.ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? parts.position : parts.position + 1;
+        break;
+      }
+      case 'AT_TIMESTAMP': {
+        if (input.Timestamp === undefined) throw errors.invalidArgument(messages.timestampRequired);
+        const at = input.Timestamp.getTime();
+        if (at > Date.now()) throw errors.invalidArgument(messages.timestampInFuture(at));
+        position = await this.store.positionAt(doc.key, shard.index, at);
+        break;
+      }
+      case 'TRIM_HORIZON':
+        position = await this.store.positionAt(doc.key, shard.index, Date.now() - doc.retentionHours * 3_600_000);
+        break;
+      default: // LATEST
+        position = (await this.store.tip(doc.key, shard.index)).nextPosition;
+    }
+    return {
+      ShardIterator: sealIterator(this.sealer, {
+        streamName: doc.name,
+        streamKey: doc.key,
+        shard: shard.index,
+        position,
+        issuedMs: Date.now(),
+      }),
+    };
+  }
+
+  async getRecords(input: { ShardIterator: string; Limit?: number; StreamARN?: string }) {
+    const it = openIterator(this.sealer, input.ShardIterator);
+    if (!it) throw errors.invalidArgument(messages.invalidIterator);
+    const now = Date.now();
+    if (now - it.issuedMs > this.config.iteratorTtlMs) {
+      throw errors.expiredIterator(messages.expiredIterator(it.issuedMs, now, this.config.iteratorTtlMs));
+    }
+    const doc = this.byKey.get(it.streamKey);
+    if (!doc || (input.StreamARN !== undefined && input.StreamARN !== this.arnOf(doc.name))) {
+      throw errors.resourceNotFound(messages.shardNotFound(shardIdOf(it.shard), it.streamName, this.config.accountId));
+    }
+    const shard = doc.shards.find((s) => s.index === it.shard);
+    if (!shard) {
+      throw errors.resourceNotFound(messages.shardNotFound(shardIdOf(it.shard), doc.name, this.config.accountId));
+    }
+    const { records, tip } = await this.store.read({
+      streamKey: doc.key,
+      shard: shard.index,
+      fromPosition: it.position,
+      minArrivalMs: now - doc.retentionHours * 3_600_000,
+      maxCount: Math.min(input.Limit ?? kinesis.getRecordsMaxRecords, kinesis.getRecordsMaxRecords),
+      maxBytes: kinesis.getRecordsMaxBytes,
+    });
+    const last = records[records.length - 1];
+    const next = last ? last.position + 1 : it.position;
+    const caughtUp = next >= tip.nextPosition;
+    const ended = shard.endPosition !== undefined && next >= shard.endPosition;
+    return {
+      Records: records.map((r) => ({
+        SequenceNumber: encodeSequence({ arrivalMs: r.arrivalMs, shard: shard.index, position: r.position }),
+        ApproximateArrivalTimestamp: new Date(r.arrivalMs),
+        Data: r.data,
+        PartitionKey: r.partitionKey,
+      })),
+      NextShardIterator: ended
+        ? undefined
+        : sealIterator(this.sealer, { ...it, position: next, issuedMs: now }),
+      MillisBehindLatest: caughtUp || !last ? 0 : Math.max(0, now - last.arrivalMs),
+      ChildShards: ended ? this.childShards(doc, shard) : undefined,
+    };
+  }
+
+  private childShards(doc: StreamDoc, parent: ShardDoc) {
+    return doc.shards
+      .filter((s) => s.parentIndex === parent.index || s.adjacentParentIndex === parent.index)
+      .map((s) => ({
+        ShardId: shardIdOf(s.index),
+        ParentShards: [s.parentIndex, s.adjacentParentIndex]
+          .filter((i): i is number => i !== undefined)
+          .map(shardIdOf),
+        HashKeyRange: { StartingHashKey: s.startingHashKey, EndingHashKey: s.endingHashKey },
+      }));
+  }
+
+  // ---- retention -----------------------------------------------------------------------------
+
+  /** Reclaim space of records past retention, a bounded number of rows per shard per pass. */
+  private async trimAll(): Promise<void> {
+    const now = Date.now();
+    for (const doc of this.byName.values()) {
+      for (const shard of doc.shards) {
+        try {
+          await this.store.trim(doc.key, shard.index, now - doc.retentionHours * 3_600_000, engineDefaults.trimBatchRows);
+        } catch {
+          // Trimming is space reclamation only (reads already hide expired records); retry next pass.
+        }
+      }
+    }
+  }
+}
+
+export { KinesisError };

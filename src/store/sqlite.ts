@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  AppendEntry,
+  Appended,
+  MetaChange,
+  ReadRequest,
+  ReadResult,
+  ShardTip,
+  Store,
+  StoredRecord,
+  StreamDoc,
+} from './store.js';
+
+export interface SqliteStoreOptions {
+  /** Folder for the database; undefined keeps everything in memory (lost on exit). */
+  dataDir?: string;
+  /** fsync the write-ahead log on every commit, so acknowledged records survive power loss. */
+  fsync?: boolean;
+}
+
+interface PendingAppend {
+  streamKey: number;
+  entries: AppendEntry[];
+  resolve: (appended: Appended[]) => void;
+  reject: (error: unknown) => void;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  stream INTEGER NOT NULL,
+  shard INTEGER NOT NULL,
+  pos INTEGER NOT NULL,
+  arrival INTEGER NOT NULL,
+  pk TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (stream, shard, pos)
+);
+`;
+
+/**
+ * The embedded store: one SQLite database in WAL mode. With synchronous=NORMAL a commit is in
+ * the operating system's hands when it returns, so an acknowledged record survives the process
+ * being killed; with `fsync` (synchronous=FULL) the WAL is flushed to disk on each commit, so it
+ * also survives power loss. Appends arriving in the same event-loop turn share one transaction
+ * (group commit) and are acknowledged together after it commits.
+ */
+export class SqliteStore implements Store {
+  readonly kind: string;
+  private readonly db: Database.Database;
+  private readonly watchers = new Set<(change: MetaChange) => void>();
+  private readonly tips = new Map<string, ShardTip>();
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.dataDir !== undefined) {
+      mkdirSync(options.dataDir, { recursive: true });
+      this.db = new Database(join(options.dataDir, 'sluice.db'));
+      this.kind = 'sqlite';
+    } else {
+      this.db = new Database(':memory:');
+      this.kind = 'sqlite-memory';
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
+    this.db.exec(schema);
+    this.stmt = {
+      allStreams: this.db.prepare<[], { doc: string; version: number }>('SELECT doc, version FROM streams'),
+      streamVersion: this.db.prepare<[string], { version: number }>(
+        'SELECT version FROM streams WHERE name = ?',
+      ),
+      insertStream: this.db.prepare('INSERT INTO streams (name, version, doc) VALUES (?, ?, ?)'),
+      updateStream: this.db.prepare('UPDATE streams SET version = ?, doc = ? WHERE name = ? AND version = ?'),
+      deleteStream: this.db.prepare('DELETE FROM streams WHERE name = ? AND version = ?'),
+      dropRecords: this.db.prepare('DELETE FROM records WHERE stream = ?'),
+      insertSecret: this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
+      secret: this.db.prepare<[string], { value: Buffer }>('SELECT value FROM secrets WHERE name = ?'),
+      insertRecord: this.db.prepare(
+        'INSERT INTO records (stream, shard, pos, arrival, pk, data) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      lastRecord: this.db.prepare<[number, number], { pos: number; arrival: number }>(
+        'SELECT pos, arrival FROM records WHERE stream = ? AND shard = ? ORDER BY pos DESC LIMIT 1',
+      ),
+      firstRecord: this.db.prepare<[number, number], { pos: number; arrival: number }>(
+        'SELECT pos, arrival FROM records WHERE stream = ? AND shard = ? ORDER BY pos ASC LIMIT 1',
+      ),
+      arrivalAt: this.db.prepare<[number, number, number], { arrival: number }>(
+        'SELECT arrival FROM records WHERE stream = ? AND shard = ? AND pos = ?',
+      ),
+      readFrom: this.db.prepare<
+        [number, number, number, number, number],
+        { pos: number; arrival: number; pk: string; data: Buffer }
+      >(
+        'SELECT pos, arrival, pk, data FROM records WHERE stream = ? AND shard = ? AND pos >= ? AND arrival >= ? ORDER BY pos LIMIT ?',
+      ),
+      trimBelow: this.db.prepare(
+        'DELETE FROM records WHERE stream = ? AND shard = ? AND pos >= ? AND pos < ?',
+      ),
+    };
+  }
+
+  async loadStreams(): Promise<StreamDoc[]> {
+    return this.stmt.allStreams.all().map((row) => ({ ...(JSON.parse(row.doc) as StreamDoc), version: row.version }));
+  }
+
+  watch(onChange: (change: MetaChange) => void): () => void {
+    this.watchers.add(onChange);
+    return () => this.watchers.delete(onChange);
+  }
+
+  private emit(change: MetaChange): void {
+    for (const watcher of this.watchers) watcher(change);
+  }
+
+  async putStream(doc: StreamDoc, expectedVersion: number): Promise<StreamDoc | null> {
+    const version = expectedVersion + 1;
+    const stored: StreamDoc = { ...doc, version };
+    const { version: _omit, ...body } = stored;
+    const json = JSON.stringify(body);
+    const ok =
+      expectedVersion === 0
+        ? this.db.transaction(() => {
+            if (this.stmt.streamVersion.get(doc.name)) return false;
+            this.stmt.insertStream.run(doc.name, version, json);
+            return true;
+          })()
+        : this.stmt.updateStream.run(version, json, doc.name, expectedVersion).changes === 1;
+    if (!ok) return null;
+    this.emit({ kind: 'put', doc: stored });
+    return stored;
+  }
+
+  async deleteStream(name: string, expectedVersion: number): Promise<boolean> {
+    const row = this.db.prepare<[string], { doc: string }>('SELECT doc FROM streams WHERE name = ?').get(name);
+    if (!row) return false;
+    const doc = JSON.parse(row.doc) as StreamDoc;
+    const ok = this.db.transaction(() => {
+      if (this.stmt.deleteStream.run(name, expectedVersion).changes !== 1) return false;
+      this.stmt.dropRecords.run(doc.key);
+      return true;
+    })();
+    if (!ok) return false;
+    for (const key of this.tips.keys()) if (key.startsWith(`${doc.key}:`)) this.tips.delete(key);
+    this.emit({ kind: 'delete', name, key: doc.key });
+    return true;
+  }
+
+  async secret(name: string, sizeBytes: number): Promise<Buffer> {
+    this.stmt.insertSecret.run(name, randomBytes(sizeBytes));
+    const row = this.stmt.secret.get(name);
+    if (!row) throw new Error(`secret ${name} missing after insert`);
+    return row.value;
+  }
+
+  private tipOf(streamKey: number, shard: number): ShardTip {
+    const key = `${streamKey}:${shard}`;
+    let tip = this.tips.get(key);
+    if (!tip) {
+      const last = this.stmt.lastRecord.get(streamKey, shard);
+      tip = last ? { nextPosition: last.pos + 1, lastArrivalMs: last.arrival } : { nextPosition: 0, lastArrivalMs: 0 };
+      this.tips.set(key, tip);
+    }
+    return tip;
+  }
+
+  append(streamKey: number, entries: AppendEntry[]): Promise<Appended[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ streamKey, entries, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commit every append queued in this turn in one transaction, then acknowledge them. */
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushScheduled = false;
+    const now = Date.now();
+    const touched = new Map<string, ShardTip>();
+    let results: Appended[][];
+    try {
+      results = this.db.transaction(() =>
+        batch.map(({ streamKey, entries }) =>
+          entries.map((entry) => {
+            const key = `${streamKey}:${entry.shard}`;
+            let tip = touched.get(key);
+            if (!tip) {
+              tip = { ...this.tipOf(streamKey, entry.shard) };
+              touched.set(key, tip);
+            }
+            const position = tip.nextPosition;
+            const arrivalMs = Math.max(now, tip.lastArrivalMs);
+            this.stmt.insertRecord.run(streamKey, entry.shard, position, arrivalMs, entry.partitionKey, entry.data);
+            tip.nextPosition = position + 1;
+            tip.lastArrivalMs = arrivalMs;
+            return { position, arrivalMs };
+          }),
+        ),
+      )();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (const [key, tip] of touched) this.tips.set(key, tip);
+    batch.forEach((p, i) => p.resolve(results[i] ?? []));
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    const { streamKey, shard, fromPosition, minArrivalMs, maxCount, maxBytes } = request;
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (const row of this.stmt.readFrom.iterate(streamKey, shard, fromPosition, minArrivalMs, maxCount)) {
+      const size = row.data.length + Buffer.byteLength(row.pk);
+      if (records.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      records.push({ position: row.pos, arrivalMs: row.arrival, data: row.data, partitionKey: row.pk });
+    }
+    return { records, tip: { ...this.tipOf(streamKey, shard) } };
+  }
+
+  async tip(streamKey: number, shard: number): Promise<ShardTip> {
+    return { ...this.tipOf(streamKey, shard) };
+  }
+
+  async positionAt(streamKey: number, shard: number, timestampMs: number): Promise<number> {
+    const tip = this.tipOf(streamKey, shard);
+    const first = this.stmt.firstRecord.get(streamKey, shard);
+    if (!first || tip.lastArrivalMs < timestampMs) return tip.nextPosition;
+    // Arrival times never decrease with position, and positions are contiguous from the first
+    // retained record to the tip, so a binary search over positions finds the first match.
+    let low = first.pos;
+    let high = tip.nextPosition - 1;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const row = this.stmt.arrivalAt.get(streamKey, shard, mid);
+      if (row && row.arrival >= timestampMs) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  async trim(streamKey: number, shard: number, beforeMs: number, maxRows: number): Promise<number> {
+    const first = this.stmt.firstRecord.get(streamKey, shard);
+    if (!first) return 0;
+    // The newest record is always kept so the shard's next position survives a restart.
+    const tip = this.tipOf(streamKey, shard);
+    const cut = Math.min(await this.positionAt(streamKey, shard, beforeMs), tip.nextPosition - 1, first.pos + maxRows);
+    if (cut <= first.pos) return 0;
+    return this.stmt.trimBelow.run(streamKey, shard, first.pos, cut).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.pending.length > 0) this.flush();
+    this.db.close();
+  }
+}

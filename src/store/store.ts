@@ -1,0 +1,130 @@
+/**
+ * The Store contract: everything the engine needs from durable storage, and nothing about how
+ * it is kept. The embedded SQLite store implements it today; a NATS JetStream store (one
+ * JetStream stream per shard, metadata as a log with compare-and-set) implements the same
+ * contract later. The engine derives sequence numbers from the positions and arrival times a
+ * store returns, so every store gives identical API behaviour.
+ *
+ * Rules every implementation keeps:
+ * - Positions are integers, strictly increasing per shard, starting at 0; never reused.
+ * - Arrival times (ms since epoch) are non-decreasing per shard: a store clamps a clock that went
+ *   backwards to the last arrival time of the shard.
+ * - An append resolves only once its records are durable to the store's promise (a crash of the
+ *   process after resolution does not lose them).
+ * - Metadata changes are compare-and-set on a per-stream version; every accepted change is
+ *   delivered, in order, to watchers (the tail from which a frontend's shard map is kept).
+ */
+
+export type StreamStatus = 'CREATING' | 'DELETING' | 'ACTIVE' | 'UPDATING';
+export type StreamMode = 'PROVISIONED' | 'ON_DEMAND';
+
+export interface ShardDoc {
+  /** The number in `shardId-000000000000`. */
+  index: number;
+  /** Decimal strings, inclusive bounds of the shard's hash key range. */
+  startingHashKey: string;
+  endingHashKey: string;
+  parentIndex?: number;
+  adjacentParentIndex?: number;
+  /** When the shard opened (ms); its StartingSequenceNumber is derived from it. */
+  openedMs: number;
+  /** Set when the shard was closed by resharding: no record at or after this time is in it. */
+  closedMs?: number;
+  /** Position one past the shard's last record, recorded when it was closed. */
+  endPosition?: number;
+}
+
+/** A stream's metadata document. `version` is maintained by the store (compare-and-set). */
+export interface StreamDoc {
+  name: string;
+  /** Internal key, unique per incarnation: a stream deleted and created again under the same name
+   * gets a new key, so records and iterators of the old one can never show through. */
+  key: number;
+  /** The public StreamId (model pattern `[a-z0-9]{20}-[a-z0-9]{3}`). */
+  streamId: string;
+  createdMs: number;
+  status: StreamStatus;
+  /** When the current transient status (CREATING, DELETING, UPDATING) ends. */
+  statusUntilMs?: number;
+  mode: StreamMode;
+  retentionHours: number;
+  shards: ShardDoc[];
+  tags: Record<string, string>;
+  encryptionType: 'NONE' | 'KMS';
+  keyId?: string;
+  shardLevelMetrics: string[];
+  version: number;
+}
+
+export type MetaChange = { kind: 'put'; doc: StreamDoc } | { kind: 'delete'; name: string; key: number };
+
+export interface AppendEntry {
+  shard: number;
+  data: Buffer;
+  partitionKey: string;
+}
+
+export interface Appended {
+  position: number;
+  arrivalMs: number;
+}
+
+export interface StoredRecord {
+  position: number;
+  arrivalMs: number;
+  data: Buffer;
+  partitionKey: string;
+}
+
+export interface ShardTip {
+  /** Position the next appended record will get. */
+  nextPosition: number;
+  /** Arrival time of the newest record, or 0 if the shard has none. */
+  lastArrivalMs: number;
+}
+
+export interface ReadRequest {
+  streamKey: number;
+  shard: number;
+  fromPosition: number;
+  /** Records that arrived before this are past retention and never returned. */
+  minArrivalMs: number;
+  maxCount: number;
+  maxBytes: number;
+}
+
+export interface ReadResult {
+  records: StoredRecord[];
+  tip: ShardTip;
+}
+
+export interface Store {
+  /** A short name for logs and health: 'sqlite', 'sqlite-memory', 'nats'. */
+  readonly kind: string;
+
+  /** Snapshot of all stream documents. */
+  loadStreams(): Promise<StreamDoc[]>;
+  /** Deliver every metadata change accepted after this call, in order. Returns an unsubscribe. */
+  watch(onChange: (change: MetaChange) => void): () => void;
+  /**
+   * Compare-and-set a stream document: succeeds only if the stored version equals
+   * `expectedVersion` (0 means the name must not exist). Resolves to the stored document with
+   * its new version, or null when another writer got there first.
+   */
+  putStream(doc: StreamDoc, expectedVersion: number): Promise<StreamDoc | null>;
+  /** Compare-and-delete a stream document; its records are dropped too. */
+  deleteStream(name: string, expectedVersion: number): Promise<boolean>;
+  /** A secret shared by every frontend over this store, created on first use. */
+  secret(name: string, sizeBytes: number): Promise<Buffer>;
+
+  /** Append records of one stream (any shards); resolves in input order once durable. */
+  append(streamKey: number, entries: AppendEntry[]): Promise<Appended[]>;
+  read(request: ReadRequest): Promise<ReadResult>;
+  tip(streamKey: number, shard: number): Promise<ShardTip>;
+  /** First position whose arrival time is at or after `timestampMs` (the tip if none). */
+  positionAt(streamKey: number, shard: number, timestampMs: number): Promise<number>;
+  /** Remove records that arrived before `beforeMs`; resolves to how many went. */
+  trim(streamKey: number, shard: number, beforeMs: number, maxRows: number): Promise<number>;
+
+  close(): Promise<void>;
+}
