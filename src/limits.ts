@@ -8,8 +8,10 @@ export const kinesis = {
   /** Account and region reported in ARNs; local deployments have no real account. */
   defaultAccountId: '000000000000',
   defaultRegion: 'us-east-1',
-  /** AWS default per-account shard limit in most regions (configurable with --shard-limit). */
-  defaultShardLimit: 200,
+  /** AWS default per-account shard quota in us-east-1, the default region (--shard-limit). */
+  defaultShardLimit: 500,
+  /** CreateStream accepts at most 50 tags (the TagMap shape allows 200 for TagResource). */
+  createStreamMaxTags: 50,
   /** ON_DEMAND streams start with 4 shards (AWS default on-demand write capacity 4 MiB/s). */
   onDemandInitialShards: 4,
   /** Retention bounds and default (hours), per the service. */

@@ -124,33 +124,35 @@ export class Engine {
   // ---- stream resolution -------------------------------------------------------------------
 
   /** The stream a request names, by StreamName, StreamARN or StreamId. */
-  private find(ref: StreamRef): StreamDoc {
-    const name = this.nameOf(ref);
-    const doc = this.byName.get(name);
+  private find(ref: StreamRef, missing = messages.streamNameOrArnRequired): StreamDoc {
+    const { name, account, local } = this.nameOf(ref, missing);
+    const doc = local ? this.byName.get(name) : undefined;
     if (!doc || (ref.StreamId !== undefined && doc.streamId !== ref.StreamId)) {
-      throw errors.resourceNotFound(messages.streamNotFound(name, this.config.accountId));
+      throw errors.resourceNotFound(messages.streamNotFound(name, account));
     }
     return doc;
   }
 
-  private nameOf(ref: StreamRef): string {
+  /** The stream name and account a request names; an ARN of another region or account names
+   * a stream that does not exist here. */
+  private nameOf(ref: StreamRef, missing: string): { name: string; account: string; local: boolean } {
+    const account = this.config.accountId;
     if (ref.StreamARN !== undefined) {
-      const prefix = `arn:aws:kinesis:${this.config.region}:${this.config.accountId}:stream/`;
-      const name = ref.StreamARN.startsWith(prefix) ? ref.StreamARN.slice(prefix.length) : undefined;
+      const match = /^arn:aws[^:]*:kinesis:([^:]*):(\d{12}):stream\/(.+)$/.exec(ref.StreamARN);
+      const [, region = '', arnAccount = account, name = ref.StreamARN] = match ?? [];
       if (ref.StreamName !== undefined && ref.StreamName !== name) {
         throw errors.invalidArgument(messages.nameArnMismatch(ref.StreamName, ref.StreamARN));
       }
-      if (name === undefined || !/^[a-zA-Z0-9_.-]{1,128}$/.test(name)) {
-        throw errors.resourceNotFound(messages.streamArnNotFound(ref.StreamARN));
-      }
-      return name;
+      return { name, account: arnAccount, local: region === this.config.region && arnAccount === account };
     }
-    if (ref.StreamName !== undefined) return ref.StreamName;
+    if (ref.StreamName !== undefined) return { name: ref.StreamName, account, local: true };
     if (ref.StreamId !== undefined) {
-      for (const doc of this.byName.values()) if (doc.streamId === ref.StreamId) return doc.name;
-      throw errors.resourceNotFound(messages.streamIdNotFound(ref.StreamId, this.config.accountId));
+      for (const doc of this.byName.values()) {
+        if (doc.streamId === ref.StreamId) return { name: doc.name, account, local: true };
+      }
+      return { name: ref.StreamId, account, local: false };
     }
-    throw errors.invalidArgument(messages.streamNameOrArnRequired);
+    throw errors.invalidArgument(missing);
   }
 
   /** A stream that accepts data-plane calls (ACTIVE or UPDATING). */
@@ -162,12 +164,6 @@ export class Engine {
     return doc;
   }
 
-  private shardOf(doc: StreamDoc, shardId: string): ShardDoc {
-    const index = shardIndexOf(shardId);
-    const shard = index === undefined ? undefined : doc.shards.find((s) => s.index === index);
-    if (!shard) throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
-    return shard;
-  }
 
   private openShardCount(): number {
     let count = 0;
@@ -184,14 +180,14 @@ export class Engine {
     Tags?: Record<string, string>;
   }): Promise<Record<string, never>> {
     const mode = input.StreamModeDetails?.StreamMode ?? 'PROVISIONED';
-    if (mode === 'PROVISIONED' && input.ShardCount === undefined) {
-      throw errors.invalidArgument(messages.shardCountRequired);
-    }
     if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
       throw errors.invalidArgument(messages.shardCountWithOnDemand);
     }
+    // Without a ShardCount the service creates the on-demand default number of shards.
     const count = input.ShardCount ?? kinesis.onDemandInitialShards;
-    if (input.Tags && Object.keys(input.Tags).length > 50) throw errors.invalidArgument(messages.tooManyTags);
+    if (input.Tags && Object.keys(input.Tags).length > kinesis.createStreamMaxTags) {
+      throw errors.invalidArgument(messages.tooManyTags(input.StreamName, this.config.accountId));
+    }
     if (this.byName.has(input.StreamName)) {
       throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
     }
@@ -244,7 +240,7 @@ export class Engine {
       statusUntilMs: Date.now() + this.config.deleteStreamMs,
     };
     const stored = await this.store.putStream(deleting, doc.version);
-    if (!stored) throw errors.resourceInUse(messages.streamBusy(doc.name, this.config.accountId));
+    if (!stored) throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
     this.remember(stored);
     this.scheduleTransition(stored);
     return {};
@@ -311,7 +307,8 @@ export class Engine {
     const limit = Math.min(input.Limit ?? kinesis.describeStreamDefaultShards, kinesis.describeStreamDefaultShards);
     const after = input.ExclusiveStartShardId === undefined ? -1 : (shardIndexOf(input.ExclusiveStartShardId) ?? -1);
     const shards = this.visibleShards(doc).filter((s) => s.index > after);
-    const page = shards.slice(0, limit);
+    // While CREATING or DELETING the service lists no shards.
+    const page = doc.status === 'CREATING' || doc.status === 'DELETING' ? [] : shards.slice(0, limit);
     const { StreamName, StreamARN, StreamStatus, StreamModeDetails, ...rest } = this.summaryFields(doc);
     return {
       StreamDescription: {
@@ -319,8 +316,8 @@ export class Engine {
         StreamARN,
         StreamStatus,
         StreamModeDetails,
-        Shards: doc.status === 'CREATING' ? [] : page.map((s) => this.describeShard(doc, s)),
-        HasMoreShards: doc.status !== 'CREATING' && shards.length > page.length,
+        Shards: page.map((s) => this.describeShard(doc, s)),
+        HasMoreShards: page.length > 0 && shards.length > page.length,
         ...rest,
       },
     };
@@ -391,12 +388,15 @@ export class Engine {
     let after = -1;
     let filter: PageState['f'];
     if (input.NextToken !== undefined) {
-      if (input.StreamName !== undefined || input.StreamARN !== undefined) {
-        throw errors.invalidArgument(messages.nextTokenWithStreamName);
+      if (input.StreamName !== undefined) throw errors.invalidArgument(messages.nextTokenWith('StreamName'));
+      if (input.StreamARN !== undefined) throw errors.invalidArgument(messages.nextTokenWith('StreamARN'));
+      if (input.ExclusiveStartShardId !== undefined) {
+        throw errors.invalidArgument(messages.nextTokenWith('ExclusiveStartShardId'));
       }
-      if (input.ExclusiveStartShardId !== undefined) throw errors.invalidArgument(messages.nextTokenWithStartShard);
-      if (input.ShardFilter !== undefined) throw errors.invalidArgument(messages.nextTokenWithFilter);
-      if (input.StreamCreationTimestamp !== undefined) throw errors.invalidArgument(messages.nextTokenWithTimestamp);
+      if (input.ShardFilter !== undefined) throw errors.invalidArgument(messages.nextTokenWith('ShardFilter'));
+      if (input.StreamCreationTimestamp !== undefined) {
+        throw errors.invalidArgument(messages.nextTokenWith('StreamCreationTimestamp'));
+      }
       const page = openPage<PageState>(this.sealer, input.NextToken);
       if (!page || typeof page.a !== 'number' || page.s === undefined) {
         throw errors.invalidArgument(messages.invalidNextToken);
@@ -410,12 +410,14 @@ export class Engine {
       after = page.a;
       filter = page.f;
     } else {
-      doc = this.find(input);
+      doc = this.find(input, messages.listShardsNeedsStream);
       if (input.ExclusiveStartShardId !== undefined) after = shardIndexOf(input.ExclusiveStartShardId) ?? -1;
-      filter = this.shardFilter(doc, input.ShardFilter);
+      filter = this.shardFilter(input.ShardFilter);
       if (filter?.t === 'AFTER_SHARD_ID' && filter.s !== undefined) after = Math.max(after, filter.s);
     }
-    if (doc.status === 'CREATING') throw errors.resourceInUse(messages.streamCreating(doc.name, this.config.accountId));
+    if (doc.status === 'CREATING') {
+      throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
+    }
     const limit = input.MaxResults ?? kinesis.listShardsDefaultResults;
     const shards = this.filterShards(doc, filter).filter((s) => s.index > after);
     const page = shards.slice(0, limit);
@@ -430,7 +432,6 @@ export class Engine {
   }
 
   private shardFilter(
-    doc: StreamDoc,
     filter: { Type: string; ShardId?: string; Timestamp?: Date } | undefined,
   ): PageState['f'] {
     if (!filter) return undefined;
@@ -441,16 +442,12 @@ export class Engine {
       }
       case 'AT_TIMESTAMP':
       case 'FROM_TIMESTAMP': {
-        if (filter.Timestamp === undefined) throw errors.invalidArgument(messages.filterNeedsTimestamp(filter.Type));
+        if (filter.Timestamp === undefined) throw errors.invalidArgument(messages.filterNeedsTimestamp);
         return { t: filter.Type, ts: filter.Timestamp.getTime() };
       }
       default:
-        if (filter.ShardId !== undefined || filter.Timestamp !== undefined) {
-          throw errors.invalidArgument(messages.filterTakesNothing(filter.Type));
-        }
         return { t: filter.Type };
     }
-    void doc;
   }
 
   /** Shards a ListShards filter selects, at the time it names. */
@@ -494,16 +491,27 @@ export class Engine {
     throw errors.internal();
   }
 
-  private checkRecordSize(record: RecordInput, index: number | undefined): void {
-    const size = record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
-    if (size > this.config.maxRecordSizeBytes) {
-      throw errors.invalidArgument(messages.recordTooLarge(size, this.config.maxRecordSizeBytes, index));
+  /** The model allows 10 MiB of data; a stream takes its own maximum (1 MiB by default). */
+  private checkRecordSize(record: RecordInput, path: string): void {
+    if (record.Data.length > this.config.maxRecordSizeBytes) {
+      throw new KinesisError(
+        'ValidationException',
+        messages.dataTooLarge(path, record.Data.length, this.config.maxRecordSizeBytes),
+      );
     }
   }
 
   async putRecord(input: StreamRef & RecordInput & { SequenceNumberForOrdering?: string }) {
+    this.checkRecordSize(input, 'data');
     const doc = this.findActive(input);
-    this.checkRecordSize(input, undefined);
+    const ordering = input.SequenceNumberForOrdering;
+    if (ordering !== undefined) {
+      // Any sequence number this service issued is accepted (new records are always later).
+      const parts = decodeSequence(ordering);
+      if (ordering !== '0' && (!parts || parts.arrivalMs > Date.now())) {
+        throw errors.invalidArgument(messages.badOrderingSequence(ordering, doc.name, this.config.accountId));
+      }
+    }
     const shard = this.route(doc, input);
     const [appended] = await this.store.append(doc.key, [
       { shard: shard.index, data: input.Data, partitionKey: input.PartitionKey },
@@ -517,13 +525,13 @@ export class Engine {
   }
 
   async putRecords(input: StreamRef & { Records: RecordInput[] }) {
-    const doc = this.findActive(input);
     let total = 0;
     input.Records.forEach((record, i) => {
-      this.checkRecordSize(record, i);
+      this.checkRecordSize(record, `records.${i + 1}.member.data`);
       total += record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
     });
-    if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge(total));
+    const doc = this.findActive(input);
+    if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
     const shards = input.Records.map((record) => this.route(doc, record));
     const appended = await this.store.append(
       doc.key,
@@ -551,37 +559,61 @@ export class Engine {
       Timestamp?: Date;
     },
   ) {
-    const doc = this.findActive(input);
-    const shard = this.shardOf(doc, input.ShardId);
-    const shardId = shardIdOf(shard.index);
+    // The service resolves the shard id first, then the stream, then the shard within it.
+    const index = shardIndexOf(input.ShardId);
+    if (index === undefined) {
+      const { name } = this.nameOf(input, messages.streamNameOrArnRequired);
+      throw errors.resourceNotFound(messages.shardUnresolvable(input.ShardId, name, this.config.accountId));
+    }
+    const shardId = shardIdOf(index);
+    let doc: StreamDoc | undefined;
+    try {
+      doc = this.find(input);
+    } catch (error) {
+      const { name, account } = this.nameOf(input, messages.streamNameOrArnRequired);
+      if (error instanceof KinesisError && error.type === 'ResourceNotFoundException') {
+        throw errors.resourceNotFound(messages.shardNotFound(shardId, name, account));
+      }
+      throw error;
+    }
+    const shard = doc.status === 'CREATING' ? undefined : doc.shards.find((s) => s.index === index);
+    if (!shard) throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
+    if (doc.status === 'DELETING') throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
+    const type = input.ShardIteratorType;
+    const seq = input.StartingSequenceNumber;
     let position: number;
-    switch (input.ShardIteratorType) {
+    switch (type) {
       case 'AT_SEQUENCE_NUMBER':
       case 'AFTER_SEQUENCE_NUMBER': {
-        const seq = input.StartingSequenceNumber;
-        if (seq === undefined) throw errors.invalidArgument(messages.sequenceRequired(input.ShardIteratorType));
+        if (seq === undefined) throw errors.invalidArgument(messages.sequenceRequired(type));
         const parts = decodeSequence(seq);
+        const account = this.config.accountId;
+        if (!parts) throw errors.invalidArgument(messages.badSequence(seq, shardId, doc.name, account));
+        if (parts.shard !== shard.index) {
+          throw errors.invalidArgument(messages.otherShardSequence(shardIdOf(parts.shard), shardId));
+        }
         const tip = await this.store.tip(doc.key, shard.index);
-        if (!parts || parts.shard !== shard.index || parts.arrivalMs < doc.createdMs - 1000) {
-          throw errors.invalidArgument(messages.badSequence(seq, shardId, doc.name, this.config.accountId));
+        // A sequence number of an earlier stream of the same name, or one not issued yet.
+        if (parts.arrivalMs < shard.openedMs || parts.position > tip.nextPosition) {
+          throw errors.invalidArgument(messages.foreignSequence(seq, shardId, doc.name, account));
         }
-        if (parts.position > tip.nextPosition) {
-          throw errors.invalidArgument(messages.badSequence(seq, shardId, doc.name, this.config.accountId));
-        }
-        position = input.ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? parts.position : parts.position + 1;
+        position = type === 'AT_SEQUENCE_NUMBER' ? parts.position : parts.position + 1;
         break;
       }
       case 'AT_TIMESTAMP': {
         if (input.Timestamp === undefined) throw errors.invalidArgument(messages.timestampRequired);
         const at = input.Timestamp.getTime();
-        if (at > Date.now()) throw errors.invalidArgument(messages.timestampInFuture(at));
+        const now = Date.now();
+        if (at > now) throw errors.invalidArgument(messages.timestampInFuture(at, now));
         position = await this.store.positionAt(doc.key, shard.index, at);
         break;
       }
       case 'TRIM_HORIZON':
+        if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
         position = await this.store.positionAt(doc.key, shard.index, Date.now() - doc.retentionHours * 3_600_000);
         break;
       default: // LATEST
+        if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
         position = (await this.store.tip(doc.key, shard.index)).nextPosition;
     }
     return {
@@ -596,7 +628,9 @@ export class Engine {
   }
 
   async getRecords(input: { ShardIterator: string; Limit?: number; StreamARN?: string }) {
-    const it = openIterator(this.sealer, input.ShardIterator);
+    // The service also accepts an iterator wrapped in double quotes.
+    const token = input.ShardIterator.replace(/^"(.*)"$/, '$1');
+    const it = openIterator(this.sealer, token);
     if (!it) throw errors.invalidArgument(messages.invalidIterator);
     const now = Date.now();
     if (now - it.issuedMs > this.config.iteratorTtlMs) {

@@ -23,8 +23,18 @@ export function shardIdOf(index: number): string {
   return `shardId-${String(index).padStart(12, '0')}`;
 }
 
-/** The index in a well-formed shard id, or undefined. */
+/** Largest shard index a shard id may name (the service parses it as a Java int). */
+const maxShardIdIndex = 2_147_483_647;
+
+/**
+ * The index a shard id names, read as the service reads it: the digits after the first hyphen
+ * (or the whole id when it has none), so `shardId-000000000005`, `shardId-5` and `5` all name
+ * shard 5. Undefined when the id cannot be resolved.
+ */
 export function shardIndexOf(shardId: string): number | undefined {
-  const match = /^shardId-(\d{12})$/.exec(shardId);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
+  const hyphen = shardId.indexOf('-');
+  const digits = hyphen === -1 ? shardId : shardId.slice(hyphen + 1);
+  if (!/^\d{1,20}$/.test(digits)) return undefined;
+  const index = Number(digits);
+  return index <= maxShardIdIndex ? index : undefined;
 }

@@ -52,32 +52,77 @@ export function createHandler(options: HandlerOptions): RequestHandler {
   };
 }
 
+/** An error answered as the service's XML body (what it sends outside the JSON protocol). */
+class XmlError extends KinesisError {}
+
+const contentTypes = new Set([jsonContentType, 'application/json']);
+
+/**
+ * The service's order of checks: method, content type, body, target, authentication, then the
+ * model's type and constraint checks, then the operation.
+ */
 async function handle(options: HandlerOptions, req: Request, body: Buffer): Promise<unknown> {
+  const signed = header(req, 'authorization') !== undefined;
+  if (req.method !== 'POST') {
+    throw signed
+      ? new XmlError('AccessDeniedException', 'Unable to determine service/operation name to be authorized', 403)
+      : new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
+  }
+  const contentType = (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const target = header(req, 'x-amz-target');
   const operation = target?.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : undefined;
-  if (req.method !== 'POST' || operation === undefined || !modelOperations.has(operation)) {
-    throw new KinesisError('UnknownOperationException', '', 400);
-  }
-  if (header(req, 'authorization') === undefined) {
-    throw new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
+  const known = operation !== undefined && modelOperations.has(operation);
+  if (!contentTypes.has(contentType)) {
+    if (!signed) throw new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
+    throw new XmlError('UnknownOperationException', '', 404);
   }
   let parsed: unknown;
   try {
-    parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new KinesisError('SerializationException', '', 400);
+    throw new KinesisError(body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException', '');
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new KinesisError('SerializationException', '');
+  }
+  if (!known || operation === undefined) throw new KinesisError('UnknownOperationException', '');
+  const authProblem = checkAuthorizationHeader(req);
+  if (authProblem) throw authProblem;
   const decoded = decodeInput(operation, parsed, 'json');
-  if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message, 400);
+  if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
   const run = operations[operation];
   if (!run) {
     throw new KinesisError(
       'UnknownOperationException',
       `Sluice does not implement ${operation} yet; see the compatibility table in its README.`,
-      400,
     );
   }
   return run(options.engine, decoded.input);
+}
+
+/**
+ * Signatures are not verified yet, but a request must carry a well-formed SigV4 Authorization
+ * header, as the service requires before it looks at the signature.
+ */
+function checkAuthorizationHeader(req: Request): KinesisError | undefined {
+  const value = header(req, 'authorization');
+  if (value === undefined) {
+    return new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+  }
+  const params = new Set(
+    value
+      .split(/[\s,]+/)
+      .slice(1)
+      .map((part) => part.split('=')[0]),
+  );
+  let message = '';
+  for (const name of ['Credential', 'Signature', 'SignedHeaders']) {
+    if (!params.has(name)) message += `Authorization header requires '${name}' parameter. `;
+  }
+  if (header(req, 'x-amz-date') === undefined && header(req, 'date') === undefined) {
+    message += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
+  }
+  return message ? new KinesisError('IncompleteSignatureException', `${message}Authorization=${value}`) : undefined;
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -133,14 +178,22 @@ function tooLarge(req: Request, res: Response): void {
 
 function sendError(res: Response, error: KinesisError): void {
   res.setHeader('x-amzn-ErrorType', error.type);
+  if (error instanceof XmlError) {
+    const xml = error.message
+      ? `<${error.type}>\n  <Message>${error.message}</Message>\n</${error.type}>\n`
+      : `<${error.type}/>\n`;
+    send(res, error.statusCode, undefined, xml);
+    return;
+  }
   const body: Record<string, string> = { __type: error.type };
-  if (error.message) body.message = error.message;
+  // The service writes `Message` for type errors it finds while reading the body.
+  if (error.message) body[error.type === 'SerializationException' ? 'Message' : 'message'] = error.message;
   send(res, error.statusCode, jsonContentType, JSON.stringify(body));
 }
 
-function send(res: Response, status: number, contentType: string, body: string): void {
+function send(res: Response, status: number, contentType: string | undefined, body: string): void {
   if (res.headersSent || res.writableEnded) return;
-  res.setHeader('Content-Type', contentType);
+  if (contentType) res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.writeHead(status);
   res.end(body);
