@@ -37,23 +37,25 @@ export interface RawResponse {
   text: string;
 }
 
-/** A hand-made JSON 1.1 request over HTTP/1.1, for protocol-level checks. */
+/** A hand-made JSON 1.1 request over HTTP/1.1, for protocol-level checks; a header given as null
+ * is left out. */
 export async function rawCall(
   port: number,
   operation: string | undefined,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | null> = {},
 ): Promise<RawResponse> {
-  const response = await fetch(`http://127.0.0.1:${port}/`, {
-    method: 'POST',
-    headers: {
+  const all: Record<string, string | null> = {
       'Content-Type': 'application/x-amz-json-1.1',
       Authorization:
         'AWS4-HMAC-SHA256 Credential=AKIDSLUICETEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00',
       'X-Amz-Date': '20260101T000000Z',
       ...(operation === undefined ? {} : { 'X-Amz-Target': `Kinesis_20131202.${operation}` }),
       ...headers,
-    },
+  };
+  const response = await fetch(`http://127.0.0.1:${port}/`, {
+    method: 'POST',
+    headers: Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== null)),
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
