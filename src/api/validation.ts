@@ -370,10 +370,12 @@ function validateEntries(map: PlainObject, mapName: string, path: string, out: V
     }
     return;
   }
-  for (const [key, value] of Object.entries(map)) {
+  // Entries are visited last to first, as the service reports them.
+  for (const [key, value] of Object.entries(map).reverse()) {
     if (out.full) return;
-    if (value === null || value === undefined) out.add(`${path}.${key}`, NOT_NULL);
-    else validateValue(value, valueName, `${path}.${key}`, out);
+    const entryPath = `${path}.${key}.member`;
+    if (value === null || value === undefined) out.add(entryPath, NOT_NULL);
+    else validateValue(value, valueName, entryPath, out);
   }
 }
 
@@ -429,7 +431,22 @@ function measureOf(shape: ShapeDef): 'value' | 'length' {
 }
 
 function enumConstraint(values: string[]): string {
-  return `Member must satisfy enum value set: [${values.join(', ')}]`;
+  return `Member must satisfy enum value set: [${javaSetOrder(values).join(', ')}]`;
+}
+
+/**
+ * The service lists enum values in hash-table order: ascending `String.hashCode() & 31` (the table doubles
+ * past 75% load), and reverse model order within a bucket. This reproduces every listing seen from
+ * Coral services (see docs/validation-facts.md), including a 13-value one with a bucket collision.
+ */
+function javaSetOrder(values: string[]): string[] {
+  let capacity = 32;
+  while (values.length > capacity * 0.75) capacity *= 2;
+  const bucket = (value: string): number => stringHash(value) & (capacity - 1);
+  return values
+    .map((value, index) => ({ value, index }))
+    .sort((x, y) => bucket(x.value) - bucket(y.value) || y.index - x.index)
+    .map((entry) => entry.value);
 }
 
 function patternConstraint(shape: ShapeDef): string {
