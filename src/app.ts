@@ -27,7 +27,10 @@ export interface Sluice {
 
 /** Open the store, build the engine from it, and serve. */
 export async function startSluice(options: SluiceOptions): Promise<Sluice> {
-  const store = new SqliteStore({ dataDir: options.memory ? undefined : options.dataDir, fsync: options.fsync });
+  const store = new SqliteStore({
+    dataDir: options.memory ? undefined : options.dataDir,
+    fsync: options.fsync,
+  });
   const engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
   const log = options.log ?? (() => {});
   let listening: Listening;
@@ -35,7 +38,10 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     const tls = options.tls ? { port: options.tls.port, ...(await tlsMaterial(options)) } : undefined;
     listening = await listen(
       { host: options.host, port: options.port, tls },
-      createHandler({ engine, onFault: (error) => log(`internal error: ${(error as Error)?.stack ?? error}`) }),
+      createHandler({
+        engine,
+        onFault: (error) => log(`internal error: ${(error as Error)?.stack ?? error}`),
+      }),
     );
   } catch (error) {
     await engine.close();
@@ -57,7 +63,8 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
 /** The given certificate, or a self-signed one generated on first use and kept with the data. */
 async function tlsMaterial(options: SluiceOptions): Promise<{ cert: Buffer | string; key: Buffer | string }> {
   const tls = options.tls;
-  if (tls?.certPath && tls.keyPath) return { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) };
+  if (tls?.certPath && tls.keyPath)
+    return { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) };
   const dir = options.memory ? undefined : options.dataDir;
   const certFile = dir && join(dir, 'tls-cert.pem');
   const keyFile = dir && join(dir, 'tls-key.pem');

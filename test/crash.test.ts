@@ -22,9 +22,13 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** Start `sluice serve` as its own process on a free port; resolves once it listens. */
 function startProcess(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--create-stream-ms', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--create-stream-ms', '0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
     let out = '';
@@ -57,7 +61,12 @@ interface Acked {
 }
 
 /** Writers put batches until the server dies under them; only acknowledged records are kept. */
-async function writeUntilKilled(client: KinesisClient, writer: number, cycle: number, acked: Acked[]): Promise<void> {
+async function writeUntilKilled(
+  client: KinesisClient,
+  writer: number,
+  cycle: number,
+  acked: Acked[],
+): Promise<void> {
   for (let batch = 0; batch < 10_000; batch++) {
     const records = Array.from({ length: 20 }, (_, i) => ({
       PartitionKey: `w${writer}-${batch}-${i}`,
@@ -84,7 +93,11 @@ async function readAll(client: KinesisClient): Promise<Map<string, Array<{ data:
   for (const shard of shards.Shards ?? []) {
     const shardId = shard.ShardId ?? '';
     let { ShardIterator } = await client.send(
-      new GetShardIteratorCommand({ StreamName: 'crash', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: 'crash',
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     const records: Array<{ data: string; seq: string }> = [];
     for (let calls = 0; calls < 1_000 && ShardIterator; calls++) {
@@ -105,9 +118,15 @@ test('acknowledged records survive SIGKILL at random moments, in order, once eac
   const acked: Acked[] = [];
   for (let cycle = 0; cycle < cycles; cycle++) {
     const { child, port } = await startProcess();
-    const clients = [kinesisClient(port), kinesisClient(port, { http1: true }), kinesisClient(port), kinesisClient(port)];
+    const clients = [
+      kinesisClient(port),
+      kinesisClient(port, { http1: true }),
+      kinesisClient(port),
+      kinesisClient(port),
+    ];
     try {
-      if (cycle === 0) await clients[0]?.send(new CreateStreamCommand({ StreamName: 'crash', ShardCount: 4 }));
+      if (cycle === 0)
+        await clients[0]?.send(new CreateStreamCommand({ StreamName: 'crash', ShardCount: 4 }));
       else {
         const stored = await readAll(clients[0] as KinesisClient);
         verify(stored, acked);

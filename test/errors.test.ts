@@ -76,7 +76,11 @@ describe('invalid inputs get the service errors', () => {
     });
     await assert.rejects(
       client.send(
-        new CreateStreamCommand({ StreamName: 'od', ShardCount: 2, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        new CreateStreamCommand({
+          StreamName: 'od',
+          ShardCount: 2,
+          StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        }),
       ),
       invalid('ShardCount is not expected when StreamMode=ON_DEMAND'),
     );
@@ -85,9 +89,14 @@ describe('invalid inputs get the service errors', () => {
   test('DeleteStream, DescribeStream, DescribeStreamSummary on missing streams', async () => {
     await assert.rejects(client.send(new DeleteStreamCommand({ StreamName: 'nope' })), notFound('nope'));
     await assert.rejects(client.send(new DescribeStreamCommand({ StreamName: 'nope' })), notFound('nope'));
-    await assert.rejects(client.send(new DescribeStreamSummaryCommand({ StreamName: 'nope' })), notFound('nope'));
     await assert.rejects(
-      client.send(new DescribeStreamSummaryCommand({ StreamARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/errs' })),
+      client.send(new DescribeStreamSummaryCommand({ StreamName: 'nope' })),
+      notFound('nope'),
+    );
+    await assert.rejects(
+      client.send(
+        new DescribeStreamSummaryCommand({ StreamARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/errs' }),
+      ),
       { name: 'ResourceNotFoundException', message: 'Stream errs under account 123456789012 not found.' },
     );
     await assert.rejects(
@@ -96,7 +105,10 @@ describe('invalid inputs get the service errors', () => {
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
       ),
     );
-    await assert.rejects(client.send(new DescribeStreamCommand({})), invalid('Either StreamName or StreamARN should be provided.'));
+    await assert.rejects(
+      client.send(new DescribeStreamCommand({})),
+      invalid('Either StreamName or StreamARN should be provided.'),
+    );
   });
 
   test('ListStreams and ListShards', async () => {
@@ -106,13 +118,22 @@ describe('invalid inputs get the service errors', () => {
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
       ),
     );
-    await assert.rejects(client.send(new ListStreamsCommand({ NextToken: 'garbage' })), invalid('NextToken is improperly formatted.'));
-    await assert.rejects(client.send(new ListShardsCommand({})), invalid('Either NextToken or StreamName should be provided.'));
+    await assert.rejects(
+      client.send(new ListStreamsCommand({ NextToken: 'garbage' })),
+      invalid('NextToken is improperly formatted.'),
+    );
+    await assert.rejects(
+      client.send(new ListShardsCommand({})),
+      invalid('Either NextToken or StreamName should be provided.'),
+    );
     await assert.rejects(
       client.send(new ListShardsCommand({ StreamName: 'errs', NextToken: 'abc' })),
       invalid('NextToken and StreamName cannot be provided together.'),
     );
-    await assert.rejects(client.send(new ListShardsCommand({ NextToken: 'abc' })), invalid('NextToken is improperly formatted.'));
+    await assert.rejects(
+      client.send(new ListShardsCommand({ NextToken: 'abc' })),
+      invalid('NextToken is improperly formatted.'),
+    );
     await assert.rejects(
       client.send(new ListShardsCommand({ StreamName: 'errs', ShardFilter: { Type: 'AFTER_SHARD_ID' } })),
       invalid('ShardId must be supplied in a ShardFilter with a Type of AFTER_SHARD_ID'),
@@ -128,14 +149,22 @@ describe('invalid inputs get the service errors', () => {
       ),
     );
     await assert.rejects(client.send(new ListShardsCommand({ StreamName: 'nope' })), notFound('nope'));
-    const filter = await rawCall(server.port, 'ListShards', { StreamName: 'errs', ShardFilter: { Type: 'SOMETIMES' } });
+    const filter = await rawCall(server.port, 'ListShards', {
+      StreamName: 'errs',
+      ShardFilter: { Type: 'SOMETIMES' },
+    });
     assert.equal(filter.body.__type, 'ValidationException');
-    assert.match(String(filter.body.message), /at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: \[/);
+    assert.match(
+      String(filter.body.message),
+      /at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: \[/,
+    );
   });
 
   test('PutRecord', async () => {
     const put = (input: Record<string, unknown>) =>
-      client.send(new PutRecordCommand({ StreamName: 'errs', PartitionKey: 'a', Data: Buffer.from('d'), ...input }));
+      client.send(
+        new PutRecordCommand({ StreamName: 'errs', PartitionKey: 'a', Data: Buffer.from('d'), ...input }),
+      );
     await assert.rejects(put({ StreamName: 'nope' }), notFound('nope'));
     const tooHigh = (1n << 128n).toString();
     await assert.rejects(
@@ -166,7 +195,9 @@ describe('invalid inputs get the service errors', () => {
     assert.ok(ok.SequenceNumber, 'a record of exactly 1 MiB is accepted');
     await assert.rejects(
       put({ SequenceNumberForOrdering: '12345' }),
-      invalid(`ExclusiveMinimumSequenceNumber 12345 used in PutRecord on stream errs under account ${account} is invalid.`),
+      invalid(
+        `ExclusiveMinimumSequenceNumber 12345 used in PutRecord on stream errs under account ${account} is invalid.`,
+      ),
     );
   });
 
@@ -179,11 +210,17 @@ describe('invalid inputs get the service errors', () => {
         "1 validation error detected: Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1",
       ),
     );
-    await assert.rejects(client.send(new PutRecordsCommand({ StreamName: 'errs', Records: records(501) })), (error: Error) => {
-      assert.equal(error.name, 'ValidationException');
-      assert.match(error.message, /at 'records' failed to satisfy constraint: Member must have length less than or equal to 500$/);
-      return true;
-    });
+    await assert.rejects(
+      client.send(new PutRecordsCommand({ StreamName: 'errs', Records: records(501) })),
+      (error: Error) => {
+        assert.equal(error.name, 'ValidationException');
+        assert.match(
+          error.message,
+          /at 'records' failed to satisfy constraint: Member must have length less than or equal to 500$/,
+        );
+        return true;
+      },
+    );
     await assert.rejects(
       client.send(new PutRecordsCommand({ StreamName: 'errs', Records: records(6, 1024 * 1024 - 10) })),
       invalid('Records size exceeds 5 MB limit'),
@@ -202,7 +239,12 @@ describe('invalid inputs get the service errors', () => {
       notFound('nope'),
     );
     await assert.rejects(
-      client.send(new PutRecordsCommand({ StreamName: 'errs', Records: [{ PartitionKey: 'a', Data: Buffer.alloc(1048577) }] })),
+      client.send(
+        new PutRecordsCommand({
+          StreamName: 'errs',
+          Records: [{ PartitionKey: 'a', Data: Buffer.alloc(1048577) }],
+        }),
+      ),
       validation(
         "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'records.1.member.data' failed to satisfy constraint: Member must have length less than or equal to 1048576",
       ),
@@ -267,7 +309,9 @@ describe('invalid inputs get the service errors', () => {
     );
     await assert.rejects(
       get({ ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() + 3_600_000) }),
-      invalid(/^The timestampInMillis parameter cannot be greater than the currentTimestampInMillis\. timestampInMillis: \d+, currentTimestampInMillis: \d+$/),
+      invalid(
+        /^The timestampInMillis parameter cannot be greater than the currentTimestampInMillis\. timestampInMillis: \d+, currentTimestampInMillis: \d+$/,
+      ),
     );
     const badType = await rawCall(server.port, 'GetShardIterator', {
       StreamName: 'errs',
@@ -289,7 +333,11 @@ describe('invalid inputs get the service errors', () => {
       invalid('Invalid ShardIterator.'),
     );
     const { ShardIterator = '' } = await client.send(
-      new GetShardIteratorCommand({ StreamName: 'errs', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: 'errs',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     const tampered = Buffer.from(ShardIterator, 'base64');
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
@@ -316,7 +364,11 @@ describe('invalid inputs get the service errors', () => {
   test('an iterator of a deleted stream names the shard that no longer exists', async () => {
     await client.send(new CreateStreamCommand({ StreamName: 'gone', ShardCount: 1 }));
     const { ShardIterator } = await client.send(
-      new GetShardIteratorCommand({ StreamName: 'gone', ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' }),
+      new GetShardIteratorCommand({
+        StreamName: 'gone',
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'LATEST',
+      }),
     );
     await client.send(new DeleteStreamCommand({ StreamName: 'gone' }));
     await assert.rejects(client.send(new GetRecordsCommand({ ShardIterator })), {
@@ -349,9 +401,16 @@ describe('transient stream states are observable', () => {
     );
     await assert.rejects(
       client.send(
-        new GetShardIteratorCommand({ StreamName: 'slow', ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' }),
+        new GetShardIteratorCommand({
+          StreamName: 'slow',
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'LATEST',
+        }),
       ),
-      { name: 'ResourceNotFoundException', message: `Shard shardId-000000000000 in stream slow under account ${account} does not exist` },
+      {
+        name: 'ResourceNotFoundException',
+        message: `Shard shardId-000000000000 in stream slow under account ${account} does not exist`,
+      },
     );
     await sleep(450);
     const active = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'slow' }));

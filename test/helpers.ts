@@ -18,7 +18,10 @@ export async function startTestServer(overrides: Partial<SluiceOptions> = {}): P
 export const testCredentials = { accessKeyId: 'AKIDSLUICETEST', secretAccessKey: 'sluice-test-secret' };
 
 /** The real AWS SDK v3 client; by default with its own HTTP/2 handler, or over HTTP/1.1. */
-export function kinesisClient(port: number, options: { http1?: boolean } & KinesisClientConfig = {}): KinesisClient {
+export function kinesisClient(
+  port: number,
+  options: { http1?: boolean } & KinesisClientConfig = {},
+): KinesisClient {
   const { http1, ...config } = options;
   return new KinesisClient({
     endpoint: `http://127.0.0.1:${port}`,
@@ -46,12 +49,12 @@ export async function rawCall(
   headers: Record<string, string | null> = {},
 ): Promise<RawResponse> {
   const all: Record<string, string | null> = {
-      'Content-Type': 'application/x-amz-json-1.1',
-      Authorization:
-        'AWS4-HMAC-SHA256 Credential=AKIDSLUICETEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00',
-      'X-Amz-Date': '20260101T000000Z',
-      ...(operation === undefined ? {} : { 'X-Amz-Target': `Kinesis_20131202.${operation}` }),
-      ...headers,
+    'Content-Type': 'application/x-amz-json-1.1',
+    Authorization:
+      'AWS4-HMAC-SHA256 Credential=AKIDSLUICETEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00',
+    'X-Amz-Date': '20260101T000000Z',
+    ...(operation === undefined ? {} : { 'X-Amz-Target': `Kinesis_20131202.${operation}` }),
+    ...headers,
   };
   const response = await fetch(`http://127.0.0.1:${port}/`, {
     method: 'POST',

@@ -76,7 +76,10 @@ describe('JSON 1.1 protocol', () => {
   test('no Authorization header: MissingAuthenticationTokenException', async () => {
     const res = await rawCall(server.port, 'ListStreams', {}, { Authorization: null });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, { __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+    assert.deepEqual(res.body, {
+      __type: 'MissingAuthenticationTokenException',
+      message: 'Missing Authentication Token',
+    });
   });
 
   test('an incomplete Authorization header: IncompleteSignatureException naming what is missing', async () => {
@@ -103,7 +106,10 @@ describe('JSON 1.1 protocol', () => {
       headers: { Authorization: 'AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=c' },
     });
     assert.equal(signed.status, 403);
-    assert.match(await signed.text(), /<AccessDeniedException>\n {2}<Message>Unable to determine service\/operation/);
+    assert.match(
+      await signed.text(),
+      /<AccessDeniedException>\n {2}<Message>Unable to determine service\/operation/,
+    );
   });
 
   test('an unsupported content type gets 404 UnknownOperationException', async () => {

@@ -49,7 +49,11 @@ for (const transport of ['http2', 'http1'] as const) {
         d.Shards?.map((s) => [s.ShardId, s.HashKeyRange?.StartingHashKey, s.HashKeyRange?.EndingHashKey]),
         [
           ['shardId-000000000000', '0', '113427455640312821154458202477256070484'],
-          ['shardId-000000000001', '113427455640312821154458202477256070485', '226854911280625642308916404954512140969'],
+          [
+            'shardId-000000000001',
+            '113427455640312821154458202477256070485',
+            '226854911280625642308916404954512140969',
+          ],
           ['shardId-000000000002', '226854911280625642308916404954512140970', maxHashKey.toString()],
         ],
       );
@@ -71,9 +75,16 @@ for (const transport of ['http2', 'http1'] as const) {
       );
       assert.equal(first.StreamDescription?.HasMoreShards, true);
       const rest = await client.send(
-        new DescribeStreamCommand({ StreamName: name, Limit: 2, ExclusiveStartShardId: 'shardId-000000000001' }),
+        new DescribeStreamCommand({
+          StreamName: name,
+          Limit: 2,
+          ExclusiveStartShardId: 'shardId-000000000001',
+        }),
       );
-      assert.deepEqual(rest.StreamDescription?.Shards?.map((s) => s.ShardId), ['shardId-000000000002']);
+      assert.deepEqual(
+        rest.StreamDescription?.Shards?.map((s) => s.ShardId),
+        ['shardId-000000000002'],
+      );
       assert.equal(rest.StreamDescription?.HasMoreShards, false);
     });
 
@@ -101,10 +112,16 @@ for (const transport of ['http2', 'http1'] as const) {
 
     test('ListShards pages with MaxResults/NextToken and applies every ShardFilter type', async () => {
       const page1 = await client.send(new ListShardsCommand({ StreamName: name, MaxResults: 2 }));
-      assert.deepEqual(page1.Shards?.map((s) => s.ShardId), ['shardId-000000000000', 'shardId-000000000001']);
+      assert.deepEqual(
+        page1.Shards?.map((s) => s.ShardId),
+        ['shardId-000000000000', 'shardId-000000000001'],
+      );
       assert.ok(page1.NextToken);
       const page2 = await client.send(new ListShardsCommand({ NextToken: page1.NextToken }));
-      assert.deepEqual(page2.Shards?.map((s) => s.ShardId), ['shardId-000000000002']);
+      assert.deepEqual(
+        page2.Shards?.map((s) => s.ShardId),
+        ['shardId-000000000002'],
+      );
       assert.equal(page2.NextToken, undefined);
       const start = await client.send(
         new ListShardsCommand({ StreamARN: arn, ExclusiveStartShardId: 'shardId-000000000000' }),
@@ -209,18 +226,26 @@ for (const transport of ['http2', 'http1'] as const) {
         at.map((r) => r.SequenceNumber),
         all.slice(1).map((r) => r.SequenceNumber),
       );
-      const afterSeq = await read({ ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: second });
+      const afterSeq = await read({
+        ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+        StartingSequenceNumber: second,
+      });
       assert.deepEqual(
         afterSeq.map((r) => r.SequenceNumber),
         all.slice(2).map((r) => r.SequenceNumber),
       );
       assert.deepEqual(await read({ ShardIteratorType: 'LATEST' }), []);
-      const past = await read({ ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() - 60_000) });
+      const past = await read({
+        ShardIteratorType: 'AT_TIMESTAMP',
+        Timestamp: new Date(Date.now() - 60_000),
+      });
       assert.equal(past.length, all.length);
       const { ShardIterator: latest } = await client.send(
         new GetShardIteratorCommand({ StreamName: name, ShardId: shard, ShardIteratorType: 'LATEST' }),
       );
-      await client.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'a', Data: Buffer.from('new') }));
+      await client.send(
+        new PutRecordCommand({ StreamName: name, PartitionKey: 'a', Data: Buffer.from('new') }),
+      );
       const fresh = await client.send(new GetRecordsCommand({ ShardIterator: latest }));
       assert.deepEqual(
         fresh.Records?.map((r) => Buffer.from(r.Data ?? []).toString()),
@@ -230,13 +255,19 @@ for (const transport of ['http2', 'http1'] as const) {
 
     test('GetRecords honours Limit and reports MillisBehindLatest while behind', async () => {
       const { ShardIterator } = await client.send(
-        new GetShardIteratorCommand({ StreamARN: arn, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamARN: arn,
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
       );
       await sleep(20);
       const one = await client.send(new GetRecordsCommand({ ShardIterator, Limit: 1 }));
       assert.equal(one.Records?.length, 1);
       assert.ok((one.MillisBehindLatest ?? 0) > 0);
-      const rest = await client.send(new GetRecordsCommand({ ShardIterator: one.NextShardIterator, StreamARN: arn }));
+      const rest = await client.send(
+        new GetRecordsCommand({ ShardIterator: one.NextShardIterator, StreamARN: arn }),
+      );
       assert.equal(rest.MillisBehindLatest, 0);
       assert.ok((rest.Records?.length ?? 0) >= 1);
     });
@@ -253,7 +284,11 @@ for (const transport of ['http2', 'http1'] as const) {
       });
       await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
       const { ShardIterator } = await client.send(
-        new GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamName: name,
+          ShardId: 'shardId-000000000000',
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
       );
       const out = await client.send(new GetRecordsCommand({ ShardIterator }));
       assert.deepEqual(out.Records, [], 'a re-created stream starts empty');

@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import http2 from 'node:http2';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { CreateStreamCommand, KinesisClient, ListStreamsCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  KinesisClient,
+  ListStreamsCommand,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Sluice } from '../src/app.js';
 import { startTestServer, testCredentials } from './helpers.js';
@@ -102,10 +107,13 @@ describe('opt-in TLS port with ALPN', () => {
     server = await startTestServer({ memory: false, dataDir, tls: { port: 0 } });
     assert.deepEqual(readFileSync(join(dataDir, 'tls-cert.pem')), ca);
     const peer = await new Promise<Buffer>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: server.tlsPort, ca, servername: 'localhost' }, () => {
-        resolve(socket.getPeerX509Certificate()?.raw ?? Buffer.alloc(0));
-        socket.end();
-      });
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: server.tlsPort, ca, servername: 'localhost' },
+        () => {
+          resolve(socket.getPeerX509Certificate()?.raw ?? Buffer.alloc(0));
+          socket.end();
+        },
+      );
       socket.on('error', reject);
     });
     assert.deepEqual(peer, new X509Certificate(ca).raw, 'the server presents the kept certificate');

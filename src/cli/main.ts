@@ -12,7 +12,9 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-const program = new Command('sluice').description('A streaming data service that speaks the Kinesis Data Streams API');
+const program = new Command('sluice').description(
+  'A streaming data service that speaks the Kinesis Data Streams API',
+);
 
 program
   .command('serve')
@@ -26,11 +28,28 @@ program
   .option('--tls-port <port>', 'port for TLS', integer(0, 65535), 4568)
   .option('--cert <file>', 'TLS certificate (PEM); default: self-signed, generated on first use')
   .option('--key <file>', 'TLS private key (PEM)')
-  .option('--shard-limit <n>', 'open shards allowed across all streams', integer(1), kinesis.defaultShardLimit)
-  .option('--create-stream-ms <ms>', 'how long a new stream stays CREATING', integer(0), engineDefaults.createStreamMs)
-  .option('--delete-stream-ms <ms>', 'how long a deleted stream stays DELETING', integer(0), engineDefaults.deleteStreamMs)
+  .option(
+    '--shard-limit <n>',
+    'open shards allowed across all streams',
+    integer(1),
+    kinesis.defaultShardLimit,
+  )
+  .option(
+    '--create-stream-ms <ms>',
+    'how long a new stream stays CREATING',
+    integer(0),
+    engineDefaults.createStreamMs,
+  )
+  .option(
+    '--delete-stream-ms <ms>',
+    'how long a deleted stream stays DELETING',
+    integer(0),
+    engineDefaults.deleteStreamMs,
+  )
   .addOption(new Option('--region <region>', 'region named in ARNs').default(kinesis.defaultRegion))
-  .addOption(new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId))
+  .addOption(
+    new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId),
+  )
   .action(async (opts) => {
     if ((opts.cert === undefined) !== (opts.key === undefined)) {
       program.error('--cert and --key go together');

@@ -58,7 +58,8 @@ interface PageState {
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomStreamId(): string {
-  const pick = (n: number) => Array.from({ length: n }, () => idAlphabet[randomInt(idAlphabet.length)]).join('');
+  const pick = (n: number) =>
+    Array.from({ length: n }, () => idAlphabet[randomInt(idAlphabet.length)]).join('');
   return `${pick(20)}-${pick(3)}`;
 }
 
@@ -164,10 +165,10 @@ export class Engine {
     return doc;
   }
 
-
   private openShardCount(): number {
     let count = 0;
-    for (const doc of this.byName.values()) for (const shard of doc.shards) if (shard.closedMs === undefined) count++;
+    for (const doc of this.byName.values())
+      for (const shard of doc.shards) if (shard.closedMs === undefined) count++;
     return count;
   }
 
@@ -194,7 +195,13 @@ export class Engine {
     const current = this.openShardCount();
     if (current + count > this.config.shardLimit) {
       throw errors.limitExceeded(
-        messages.shardLimit(this.config.accountId, this.config.region, current, this.config.shardLimit, count),
+        messages.shardLimit(
+          this.config.accountId,
+          this.config.region,
+          current,
+          this.config.shardLimit,
+          count,
+        ),
       );
     }
     const now = Date.now();
@@ -226,7 +233,9 @@ export class Engine {
     return {};
   }
 
-  async deleteStream(input: StreamRef & { EnforceConsumerDeletion?: boolean }): Promise<Record<string, never>> {
+  async deleteStream(
+    input: StreamRef & { EnforceConsumerDeletion?: boolean },
+  ): Promise<Record<string, never>> {
     const doc = this.find(input);
     if (doc.status === 'DELETING') return {};
     if (this.config.deleteStreamMs <= 0) {
@@ -240,7 +249,8 @@ export class Engine {
       statusUntilMs: Date.now() + this.config.deleteStreamMs,
     };
     const stored = await this.store.putStream(deleting, doc.version);
-    if (!stored) throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
+    if (!stored)
+      throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
     this.remember(stored);
     this.scheduleTransition(stored);
     return {};
@@ -271,7 +281,7 @@ export class Engine {
     if (stored) this.remember(stored);
   }
 
-  private describeShard(doc: StreamDoc, shard: ShardDoc) {
+  private describeShard(shard: ShardDoc) {
     return {
       ShardId: shardIdOf(shard.index),
       ParentShardId: shard.parentIndex === undefined ? undefined : shardIdOf(shard.parentIndex),
@@ -279,7 +289,11 @@ export class Engine {
         shard.adjacentParentIndex === undefined ? undefined : shardIdOf(shard.adjacentParentIndex),
       HashKeyRange: { StartingHashKey: shard.startingHashKey, EndingHashKey: shard.endingHashKey },
       SequenceNumberRange: {
-        StartingSequenceNumber: encodeSequence({ arrivalMs: shard.openedMs, shard: shard.index, position: 0 }),
+        StartingSequenceNumber: encodeSequence({
+          arrivalMs: shard.openedMs,
+          shard: shard.index,
+          position: 0,
+        }),
         EndingSequenceNumber:
           shard.closedMs === undefined || shard.endPosition === undefined
             ? undefined
@@ -304,8 +318,12 @@ export class Engine {
 
   async describeStream(input: StreamRef & { Limit?: number; ExclusiveStartShardId?: string }) {
     const doc = this.find(input);
-    const limit = Math.min(input.Limit ?? kinesis.describeStreamDefaultShards, kinesis.describeStreamDefaultShards);
-    const after = input.ExclusiveStartShardId === undefined ? -1 : (shardIndexOf(input.ExclusiveStartShardId) ?? -1);
+    const limit = Math.min(
+      input.Limit ?? kinesis.describeStreamDefaultShards,
+      kinesis.describeStreamDefaultShards,
+    );
+    const after =
+      input.ExclusiveStartShardId === undefined ? -1 : (shardIndexOf(input.ExclusiveStartShardId) ?? -1);
     const shards = this.visibleShards(doc).filter((s) => s.index > after);
     // While CREATING or DELETING the service lists no shards.
     const page = doc.status === 'CREATING' || doc.status === 'DELETING' ? [] : shards.slice(0, limit);
@@ -316,7 +334,7 @@ export class Engine {
         StreamARN,
         StreamStatus,
         StreamModeDetails,
-        Shards: page.map((s) => this.describeShard(doc, s)),
+        Shards: page.map((s) => this.describeShard(s)),
         HasMoreShards: page.length > 0 && shards.length > page.length,
         ...rest,
       },
@@ -366,7 +384,8 @@ export class Engine {
   }
 
   private checkTokenAge(page: PageState): void {
-    if (Date.now() - page.t > kinesis.nextTokenTtlMs) throw errors.expiredNextToken(messages.expiredNextToken);
+    if (Date.now() - page.t > kinesis.nextTokenTtlMs)
+      throw errors.expiredNextToken(messages.expiredNextToken);
   }
 
   /** Shards not yet past retention: a closed shard disappears once all its records could be gone. */
@@ -393,7 +412,8 @@ export class Engine {
       if (input.ExclusiveStartShardId !== undefined) {
         throw errors.invalidArgument(messages.nextTokenWith('ExclusiveStartShardId'));
       }
-      if (input.ShardFilter !== undefined) throw errors.invalidArgument(messages.nextTokenWith('ShardFilter'));
+      if (input.ShardFilter !== undefined)
+        throw errors.invalidArgument(messages.nextTokenWith('ShardFilter'));
       if (input.StreamCreationTimestamp !== undefined) {
         throw errors.invalidArgument(messages.nextTokenWith('StreamCreationTimestamp'));
       }
@@ -423,7 +443,7 @@ export class Engine {
     const page = shards.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      Shards: page.map((s) => this.describeShard(doc, s)),
+      Shards: page.map((s) => this.describeShard(s)),
       NextToken:
         shards.length > page.length && last !== undefined
           ? sealPage(this.sealer, { s: doc.name, c: doc.createdMs, a: last.index, f: filter, t: Date.now() })
@@ -455,7 +475,8 @@ export class Engine {
     const visible = this.visibleShards(doc);
     if (!filter) return visible;
     const horizon = Math.max(doc.createdMs, Date.now() - doc.retentionHours * 3_600_000);
-    const openAt = (s: ShardDoc, t: number) => s.openedMs <= t && (s.closedMs === undefined || s.closedMs > t);
+    const openAt = (s: ShardDoc, t: number) =>
+      s.openedMs <= t && (s.closedMs === undefined || s.closedMs > t);
     const openFrom = (s: ShardDoc, t: number) => s.closedMs === undefined || s.closedMs > t;
     switch (filter.t) {
       case 'AT_LATEST':
@@ -480,7 +501,8 @@ export class Engine {
     let hash: bigint;
     if (record.ExplicitHashKey !== undefined) {
       hash = BigInt(record.ExplicitHashKey);
-      if (hash > kinesis.maxHashKey) throw errors.invalidArgument(messages.invalidHashKey(record.ExplicitHashKey));
+      if (hash > kinesis.maxHashKey)
+        throw errors.invalidArgument(messages.invalidHashKey(record.ExplicitHashKey));
     } else {
       hash = hashKeyOf(record.PartitionKey);
     }
@@ -577,8 +599,10 @@ export class Engine {
       throw error;
     }
     const shard = doc.status === 'CREATING' ? undefined : doc.shards.find((s) => s.index === index);
-    if (!shard) throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
-    if (doc.status === 'DELETING') throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
+    if (!shard)
+      throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
+    if (doc.status === 'DELETING')
+      throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
     const type = input.ShardIteratorType;
     const seq = input.StartingSequenceNumber;
     let position: number;
@@ -610,7 +634,11 @@ export class Engine {
       }
       case 'TRIM_HORIZON':
         if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
-        position = await this.store.positionAt(doc.key, shard.index, Date.now() - doc.retentionHours * 3_600_000);
+        position = await this.store.positionAt(
+          doc.key,
+          shard.index,
+          Date.now() - doc.retentionHours * 3_600_000,
+        );
         break;
       default: // LATEST
         if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
@@ -638,11 +666,15 @@ export class Engine {
     }
     const doc = this.byKey.get(it.streamKey);
     if (!doc || (input.StreamARN !== undefined && input.StreamARN !== this.arnOf(doc.name))) {
-      throw errors.resourceNotFound(messages.shardNotFound(shardIdOf(it.shard), it.streamName, this.config.accountId));
+      throw errors.resourceNotFound(
+        messages.shardNotFound(shardIdOf(it.shard), it.streamName, this.config.accountId),
+      );
     }
     const shard = doc.shards.find((s) => s.index === it.shard);
     if (!shard) {
-      throw errors.resourceNotFound(messages.shardNotFound(shardIdOf(it.shard), doc.name, this.config.accountId));
+      throw errors.resourceNotFound(
+        messages.shardNotFound(shardIdOf(it.shard), doc.name, this.config.accountId),
+      );
     }
     const { records, tip } = await this.store.read({
       streamKey: doc.key,
@@ -691,7 +723,12 @@ export class Engine {
     for (const doc of this.byName.values()) {
       for (const shard of doc.shards) {
         try {
-          await this.store.trim(doc.key, shard.index, now - doc.retentionHours * 3_600_000, engineDefaults.trimBatchRows);
+          await this.store.trim(
+            doc.key,
+            shard.index,
+            now - doc.retentionHours * 3_600_000,
+            engineDefaults.trimBatchRows,
+          );
         } catch {
           // Trimming is space reclamation only (reads already hide expired records); retry next pass.
         }

@@ -44,7 +44,8 @@ export const messages = {
   expiredNextToken: 'The NextToken has expired. Please restart the listing without a NextToken.',
   nextTokenWith: (member: string) => `NextToken and ${member} cannot be provided together.`,
   filterNeedsShardId: 'ShardId must be supplied in a ShardFilter with a Type of AFTER_SHARD_ID',
-  filterNeedsTimestamp: 'Timestamp must be supplied in a ShardFilter with a Type of FROM_TIMESTAMP or AT_TIMESTAMP',
+  filterNeedsTimestamp:
+    'Timestamp must be supplied in a ShardFilter with a Type of FROM_TIMESTAMP or AT_TIMESTAMP',
   invalidHashKey: (value: string) =>
     `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${value}`,
   badOrderingSequence: (seq: string, name: string, account: string) =>
@@ -52,7 +53,8 @@ export const messages = {
   dataTooLarge: (path: string, size: number, limit: number) =>
     `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${size} cap=${size}]' at '${path}' failed to satisfy constraint: Member must have length less than or equal to ${limit}`,
   batchTooLarge: 'Records size exceeds 5 MB limit',
-  sequenceRequired: (type: string) => `${seqTypesHelp} Request specified ${type} and no StartingSequenceNumber.`,
+  sequenceRequired: (type: string) =>
+    `${seqTypesHelp} Request specified ${type} and no StartingSequenceNumber.`,
   sequenceNotExpected: (type: string) =>
     `${seqTypesHelp} Request specified ${type} and also a StartingSequenceNumber.`,
   badSequence: (seq: string, shardId: string, name: string, account: string) =>

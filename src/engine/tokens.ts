@@ -58,7 +58,8 @@ export function sealIterator(sealer: TokenSealer, state: IteratorState): string 
 
 export function openIterator(sealer: TokenSealer, token: string): IteratorState | undefined {
   const payload = sealer.open(token);
-  if (!payload || payload.length < iteratorFixedBytes || payload.readUInt8(0) !== iteratorTag) return undefined;
+  if (!payload || payload.length < iteratorFixedBytes || payload.readUInt8(0) !== iteratorTag)
+    return undefined;
   return {
     streamKey: payload.readDoubleBE(1),
     shard: payload.readUInt32BE(9),

@@ -17,5 +17,10 @@ export const errors = {
   limitExceeded: (message: string) => new KinesisError('LimitExceededException', message),
   expiredIterator: (message: string) => new KinesisError('ExpiredIteratorException', message),
   expiredNextToken: (message: string) => new KinesisError('ExpiredNextTokenException', message),
-  internal: () => new KinesisError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500),
+  internal: () =>
+    new KinesisError(
+      'InternalFailure',
+      'The request processing has failed because of an unknown error, exception or failure.',
+      500,
+    ),
 };

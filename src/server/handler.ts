@@ -65,7 +65,11 @@ async function handle(options: HandlerOptions, req: Request, body: Buffer): Prom
   const signed = header(req, 'authorization') !== undefined;
   if (req.method !== 'POST') {
     throw signed
-      ? new XmlError('AccessDeniedException', 'Unable to determine service/operation name to be authorized', 403)
+      ? new XmlError(
+          'AccessDeniedException',
+          'Unable to determine service/operation name to be authorized',
+          403,
+        )
       : new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
   }
   const contentType = (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -73,14 +77,18 @@ async function handle(options: HandlerOptions, req: Request, body: Buffer): Prom
   const operation = target?.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : undefined;
   const known = operation !== undefined && modelOperations.has(operation);
   if (!contentTypes.has(contentType)) {
-    if (!signed) throw new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
+    if (!signed)
+      throw new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
     throw new XmlError('UnknownOperationException', '', 404);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new KinesisError(body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException', '');
+    throw new KinesisError(
+      body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException',
+      '',
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new KinesisError('SerializationException', '');
@@ -122,7 +130,9 @@ function checkAuthorizationHeader(req: Request): KinesisError | undefined {
   if (header(req, 'x-amz-date') === undefined && header(req, 'date') === undefined) {
     message += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ";
   }
-  return message ? new KinesisError('IncompleteSignatureException', `${message}Authorization=${value}`) : undefined;
+  return message
+    ? new KinesisError('IncompleteSignatureException', `${message}Authorization=${value}`)
+    : undefined;
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -142,7 +152,10 @@ function readBody(req: Request, res: Response, done: (body: Buffer) => void): vo
   let finished = false;
   const timer = setTimeout(() => {
     finished = true;
-    sendError(res, new KinesisError('RequestTimeoutException', 'Request body was not received in time.', 408));
+    sendError(
+      res,
+      new KinesisError('RequestTimeoutException', 'Request body was not received in time.', 408),
+    );
     req.destroy();
   }, bounds.bodyTimeoutMs);
   req.on('data', (chunk: Buffer) => {
@@ -171,7 +184,11 @@ function readBody(req: Request, res: Response, done: (body: Buffer) => void): vo
 function tooLarge(req: Request, res: Response): void {
   sendError(
     res,
-    new KinesisError('SerializationException', `Request body exceeds the limit of ${bounds.maxBodyBytes} bytes.`, 413),
+    new KinesisError(
+      'SerializationException',
+      `Request body exceeds the limit of ${bounds.maxBodyBytes} bytes.`,
+      413,
+    ),
   );
   req.resume();
 }

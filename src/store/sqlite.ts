@@ -106,7 +106,9 @@ export class SqliteStore implements Store {
   }
 
   async loadStreams(): Promise<StreamDoc[]> {
-    return this.stmt.allStreams.all().map((row) => ({ ...(JSON.parse(row.doc) as StreamDoc), version: row.version }));
+    return this.stmt.allStreams
+      .all()
+      .map((row) => ({ ...(JSON.parse(row.doc) as StreamDoc), version: row.version }));
   }
 
   watch(onChange: (change: MetaChange) => void): () => void {
@@ -137,7 +139,9 @@ export class SqliteStore implements Store {
   }
 
   async deleteStream(name: string, expectedVersion: number): Promise<boolean> {
-    const row = this.db.prepare<[string], { doc: string }>('SELECT doc FROM streams WHERE name = ?').get(name);
+    const row = this.db
+      .prepare<[string], { doc: string }>('SELECT doc FROM streams WHERE name = ?')
+      .get(name);
     if (!row) return false;
     const doc = JSON.parse(row.doc) as StreamDoc;
     const ok = this.db.transaction(() => {
@@ -163,7 +167,9 @@ export class SqliteStore implements Store {
     let tip = this.tips.get(key);
     if (!tip) {
       const last = this.stmt.lastRecord.get(streamKey, shard);
-      tip = last ? { nextPosition: last.pos + 1, lastArrivalMs: last.arrival } : { nextPosition: 0, lastArrivalMs: 0 };
+      tip = last
+        ? { nextPosition: last.pos + 1, lastArrivalMs: last.arrival }
+        : { nextPosition: 0, lastArrivalMs: 0 };
       this.tips.set(key, tip);
     }
     return tip;
@@ -199,7 +205,14 @@ export class SqliteStore implements Store {
             }
             const position = tip.nextPosition;
             const arrivalMs = Math.max(now, tip.lastArrivalMs);
-            this.stmt.insertRecord.run(streamKey, entry.shard, position, arrivalMs, entry.partitionKey, entry.data);
+            this.stmt.insertRecord.run(
+              streamKey,
+              entry.shard,
+              position,
+              arrivalMs,
+              entry.partitionKey,
+              entry.data,
+            );
             tip.nextPosition = position + 1;
             tip.lastArrivalMs = arrivalMs;
             return { position, arrivalMs };
@@ -211,7 +224,9 @@ export class SqliteStore implements Store {
       return;
     }
     for (const [key, tip] of touched) this.tips.set(key, tip);
-    batch.forEach((p, i) => p.resolve(results[i] ?? []));
+    batch.forEach((p, i) => {
+      p.resolve(results[i] ?? []);
+    });
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
@@ -253,7 +268,11 @@ export class SqliteStore implements Store {
     if (!first) return 0;
     // The newest record is always kept so the shard's next position survives a restart.
     const tip = this.tipOf(streamKey, shard);
-    const cut = Math.min(await this.positionAt(streamKey, shard, beforeMs), tip.nextPosition - 1, first.pos + maxRows);
+    const cut = Math.min(
+      await this.positionAt(streamKey, shard, beforeMs),
+      tip.nextPosition - 1,
+      first.pos + maxRows,
+    );
     if (cut <= first.pos) return 0;
     return this.stmt.trimBelow.run(streamKey, shard, first.pos, cut).changes;
   }
