@@ -2,6 +2,9 @@ import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type Sluice, type SluiceOptions, startSluice } from '../src/app.js';
 
+// The SDK warns that releases after January 2027 need Node 22; the locked version runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Start Sluice in this process on a free loopback port with an in-memory store. */
 export async function startTestServer(overrides: Partial<SluiceOptions> = {}): Promise<Sluice> {
   return startSluice({

@@ -55,6 +55,12 @@ interface PageState {
   t: number;
 }
 
+interface OpenRange {
+  start: bigint;
+  end: bigint;
+  shard: ShardDoc;
+}
+
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomStreamId(): string {
@@ -73,6 +79,8 @@ export class Engine {
   private readonly byName = new Map<string, StreamDoc>();
   private readonly byKey = new Map<number, StreamDoc>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Parsed hash ranges per stream document (documents are immutable; a change is a new one). */
+  private readonly rangeCache = new WeakMap<StreamDoc, OpenRange[]>();
   private trimTimer: NodeJS.Timeout | undefined;
   private unwatch: () => void = () => {};
 
@@ -506,11 +514,31 @@ export class Engine {
     } else {
       hash = hashKeyOf(record.PartitionKey);
     }
-    for (const shard of doc.shards) {
-      if (shard.closedMs !== undefined) continue;
-      if (hash >= BigInt(shard.startingHashKey) && hash <= BigInt(shard.endingHashKey)) return shard;
+    const ranges = this.openRanges(doc);
+    // Binary search over the open shards' ranges, which are sorted and cover the whole key space.
+    let low = 0;
+    let high = ranges.length - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (hash > (ranges[mid] as OpenRange).end) low = mid + 1;
+      else high = mid;
     }
-    throw errors.internal();
+    const found = ranges[low];
+    if (!found || hash < found.start || hash > found.end) throw errors.internal();
+    return found.shard;
+  }
+
+  /** Open shards of a stream document with parsed bounds, sorted by start; cached per document. */
+  private openRanges(doc: StreamDoc): OpenRange[] {
+    let ranges = this.rangeCache.get(doc);
+    if (!ranges) {
+      ranges = doc.shards
+        .filter((s) => s.closedMs === undefined)
+        .map((shard) => ({ start: BigInt(shard.startingHashKey), end: BigInt(shard.endingHashKey), shard }))
+        .sort((a, b) => (a.start < b.start ? -1 : 1));
+      this.rangeCache.set(doc, ranges);
+    }
+    return ranges;
   }
 
   /** The model allows 10 MiB of data; a stream takes its own maximum (1 MiB by default). */
