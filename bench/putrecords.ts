@@ -45,7 +45,8 @@ function call(target: string, body: string): Promise<{ status: number; text: str
         headers: {
           'content-type': 'application/x-amz-json-1.1',
           'x-amz-target': `Kinesis_20131202.${target}`,
-          authorization: 'AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0',
           'x-amz-date': '20260101T000000Z',
           'content-length': Buffer.byteLength(body),
         },
@@ -87,7 +88,8 @@ await Promise.all(
   }),
 );
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]?.toFixed(1);
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]?.toFixed(1);
 console.log(
   `PutRecords 500 x 1 KiB, ${callers} callers, ${seconds} s: ${Math.round(records / seconds)} records/s, ` +
     `${((records * 1024) / seconds / 1048576).toFixed(1)} MiB/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, ` +

@@ -149,7 +149,7 @@ for (const transport of ['http2', 'http1'] as const) {
         new PutRecordCommand({ StreamName: name, PartitionKey: 'a', Data: Buffer.from('first') }),
       );
       assert.equal(a.ShardId, 'shardId-000000000000');
-      assert.match(a.SequenceNumber ?? '', /^\d{41}$/);
+      assert.match(a.SequenceNumber ?? '', /^\d{56}$/);
       assert.equal(a.EncryptionType, undefined);
       const high = await client.send(
         new PutRecordCommand({

@@ -4,14 +4,15 @@
  * unique within a stream, larger for later records across shards, and decodable back to the
  * shard and position (so a sequence number from another shard is recognised and rejected).
  *
- *   bits 132..135  version (2): every sequence number has the same number of digits (41)
+ *   bits 182..183  version (2): every sequence number has 56 digits, as the service's have
+ *   bits 132..181  zero
  *   bits  88..131  arrival time in ms since the epoch (44 bits: until the year 2527)
  *   bits  64..87   shard index (24 bits: 16,777,216 shards per stream)
  *   bits   0..63   position of the record in its shard
  */
 
 const version = 2n;
-const versionShift = 132n;
+const versionShift = 182n;
 const timeShift = 88n;
 const shardShift = 64n;
 const timeMask = (1n << 44n) - 1n;
