@@ -68,6 +68,8 @@ export const engine = {
   deleteStreamMs: 500,
   /** How often retention trimming runs. */
   trimIntervalMs: 60_000,
+  /** Compare-and-set attempts on a stream document before a change gives up as contended. */
+  casAttempts: 5,
   /** Rows deleted per trimming/deletion step, so one step never blocks the event loop long. */
   trimBatchRows: 10_000,
 } as const;

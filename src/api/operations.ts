@@ -3,14 +3,15 @@ import type { Engine } from '../engine/engine.js';
 /**
  * The operations Sluice serves, each one engine call on input already decoded and validated
  * against the API model (src/api/validation.ts). Inputs are typed by the model's shapes; the
- * casts below are safe because validation ran first.
+ * casts below are safe because validation ran first. Control-plane areas export their own
+ * tables (`export const xOperations: Record<string, Handler>`) that are merged here.
  */
-type Handler = (engine: Engine, input: Record<string, unknown>) => Promise<unknown>;
+export type Handler = (engine: Engine, input: Record<string, unknown>) => Promise<unknown>;
 
 // biome-ignore lint/suspicious/noExplicitAny: inputs were checked against the model before this point
-type Input = any;
+export type Input = any;
 
-export const operations: Record<string, Handler> = {
+const core: Record<string, Handler> = {
   CreateStream: (e, i: Input) => e.createStream(i),
   DeleteStream: (e, i: Input) => e.deleteStream(i),
   DescribeStream: (e, i: Input) => e.describeStream(i),
@@ -21,4 +22,11 @@ export const operations: Record<string, Handler> = {
   PutRecords: (e, i: Input) => e.putRecords(i),
   GetShardIterator: (e, i: Input) => e.getShardIterator(i),
   GetRecords: (e, i: Input) => e.getRecords(i),
+};
+
+export const operations: Record<string, Handler> = {
+  ...core,
+  // [metadata operations]
+  // [settings operations]
+  // [resharding operations]
 };

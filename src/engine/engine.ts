@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { engine as engineDefaults, kinesis } from '../limits.js';
 import { errors, KinesisError } from '../protocol/errors.js';
-import type { ShardDoc, Store, StreamDoc, StreamMode } from '../store/store.js';
+import type { AppendEntry, ShardDoc, Store, StreamDoc, StreamMode } from '../store/store.js';
 import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
+import { KeyRing } from './keyring.js';
 import { messages } from './messages.js';
 import { decodeSequence, encodeSequence } from './sequence.js';
 import { openIterator, openPage, sealIterator, sealPage, TokenSealer } from './tokens.js';
@@ -84,11 +85,15 @@ export class Engine {
   private trimTimer: NodeJS.Timeout | undefined;
   private unwatch: () => void = () => {};
 
+  private readonly keyring: KeyRing;
+
   private constructor(
-    private readonly store: Store,
-    private readonly config: EngineConfig,
+    readonly store: Store,
+    readonly config: EngineConfig,
     private readonly sealer: TokenSealer,
-  ) {}
+  ) {
+    this.keyring = new KeyRing(store);
+  }
 
   static async open(store: Store, config: EngineConfig): Promise<Engine> {
     const engine = new Engine(store, config, new TokenSealer(await store.secret('token-key', 32)));
@@ -133,7 +138,34 @@ export class Engine {
   // ---- stream resolution -------------------------------------------------------------------
 
   /** The stream a request names, by StreamName, StreamARN or StreamId. */
-  private find(ref: StreamRef, missing = messages.streamNameOrArnRequired): StreamDoc {
+  /** Every stream document, as the engine's cache holds it. */
+  streams(): IterableIterator<StreamDoc> {
+    return this.byName.values();
+  }
+
+  /**
+   * Change a stream's document with compare-and-set: `change` gets the current document (and may
+   * throw a KinesisError to refuse); on a concurrent change it runs again on the fresh document.
+   */
+  async modify(ref: StreamRef, change: (doc: StreamDoc) => StreamDoc): Promise<StreamDoc> {
+    for (let attempt = 0; attempt < engineDefaults.casAttempts; attempt++) {
+      const doc = this.find(ref);
+      const stored = await this.store.putStream(change(doc), doc.version);
+      if (stored) {
+        this.remember(stored);
+        this.scheduleTransition(stored);
+        return stored;
+      }
+      const fresh = await this.store.getStream(doc.name);
+      if (fresh) this.remember(fresh);
+      else this.forget(doc.name, doc.key);
+    }
+    const doc = this.find(ref);
+    throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
+  }
+
+  /** The stream a request names (any status); ResourceNotFoundException if there is none. */
+  find(ref: StreamRef, missing = messages.streamNameOrArnRequired): StreamDoc {
     const { name, account, local } = this.nameOf(ref, missing);
     const doc = local ? this.byName.get(name) : undefined;
     if (!doc || (ref.StreamId !== undefined && doc.streamId !== ref.StreamId)) {
@@ -144,7 +176,7 @@ export class Engine {
 
   /** The stream name and account a request names; an ARN of another region or account names
    * a stream that does not exist here. */
-  private nameOf(ref: StreamRef, missing: string): { name: string; account: string; local: boolean } {
+  nameOf(ref: StreamRef, missing: string): { name: string; account: string; local: boolean } {
     const account = this.config.accountId;
     if (ref.StreamARN !== undefined) {
       const match = /^arn:aws[^:]*:kinesis:([^:]*):(\d{12}):stream\/(.+)$/.exec(ref.StreamARN);
@@ -165,7 +197,7 @@ export class Engine {
   }
 
   /** A stream that accepts data-plane calls (ACTIVE or UPDATING). */
-  private findActive(ref: StreamRef): StreamDoc {
+  findActive(ref: StreamRef): StreamDoc {
     const doc = this.find(ref);
     if (doc.status !== 'ACTIVE' && doc.status !== 'UPDATING') {
       throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
@@ -173,7 +205,7 @@ export class Engine {
     return doc;
   }
 
-  private openShardCount(): number {
+  openShardCount(): number {
     let count = 0;
     for (const doc of this.byName.values())
       for (const shard of doc.shards) if (shard.closedMs === undefined) count++;
@@ -542,17 +574,38 @@ export class Engine {
   }
 
   /** The model allows 10 MiB of data; a stream takes its own maximum (1 MiB by default). */
-  private checkRecordSize(record: RecordInput, path: string): void {
-    if (record.Data.length > this.config.maxRecordSizeBytes) {
-      throw new KinesisError(
-        'ValidationException',
-        messages.dataTooLarge(path, record.Data.length, this.config.maxRecordSizeBytes),
-      );
+  maxRecordSizeBytes(doc: StreamDoc | undefined): number {
+    return doc?.maxRecordSizeKiB === undefined ? this.config.maxRecordSizeBytes : doc.maxRecordSizeKiB * 1024;
+  }
+
+  private checkRecordSize(doc: StreamDoc | undefined, record: RecordInput, path: string): void {
+    const limit = this.maxRecordSizeBytes(doc);
+    if (record.Data.length > limit) {
+      throw new KinesisError('ValidationException', messages.dataTooLarge(path, record.Data.length, limit));
+    }
+  }
+
+  /** What the store keeps for a record: its data sealed under the stream's key when encryption is on. */
+  private async stored(doc: StreamDoc, shard: number, record: RecordInput): Promise<AppendEntry> {
+    const entry: AppendEntry = { shard, data: record.Data, partitionKey: record.PartitionKey };
+    if (doc.encryptionType === 'KMS' && doc.keyId !== undefined) {
+      entry.data = await this.keyring.encrypt(doc.keyId, record.Data);
+      entry.keyId = doc.keyId;
+    }
+    return entry;
+  }
+
+  /** A name-keyed lookup that does not throw, for validation that precedes the stream check. */
+  private peek(ref: StreamRef): StreamDoc | undefined {
+    try {
+      return this.find(ref);
+    } catch {
+      return undefined;
     }
   }
 
   async putRecord(input: StreamRef & RecordInput & { SequenceNumberForOrdering?: string }) {
-    this.checkRecordSize(input, 'data');
+    this.checkRecordSize(this.peek(input), input, 'data');
     const doc = this.findActive(input);
     const ordering = input.SequenceNumberForOrdering;
     if (ordering !== undefined) {
@@ -563,9 +616,7 @@ export class Engine {
       }
     }
     const shard = this.route(doc, input);
-    const [appended] = await this.store.append(doc.key, [
-      { shard: shard.index, data: input.Data, partitionKey: input.PartitionKey },
-    ]);
+    const [appended] = await this.store.append(doc.key, [await this.stored(doc, shard.index, input)]);
     if (!appended) throw errors.internal();
     return {
       ShardId: shardIdOf(shard.index),
@@ -576,21 +627,18 @@ export class Engine {
 
   async putRecords(input: StreamRef & { Records: RecordInput[] }) {
     let total = 0;
+    const known = this.peek(input);
     input.Records.forEach((record, i) => {
-      this.checkRecordSize(record, `records.${i + 1}.member.data`);
+      this.checkRecordSize(known, record, `records.${i + 1}.member.data`);
       total += record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
     });
     const doc = this.findActive(input);
     if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
     const shards = input.Records.map((record) => this.route(doc, record));
-    const appended = await this.store.append(
-      doc.key,
-      input.Records.map((record, i) => ({
-        shard: (shards[i] as ShardDoc).index,
-        data: record.Data,
-        partitionKey: record.PartitionKey,
-      })),
+    const entries = await Promise.all(
+      input.Records.map((record, i) => this.stored(doc, (shards[i] as ShardDoc).index, record)),
     );
+    const appended = await this.store.append(doc.key, entries);
     return {
       FailedRecordCount: 0,
       Records: appended.map((a, i) => {
@@ -716,13 +764,17 @@ export class Engine {
     const next = last ? last.position + 1 : it.position;
     const caughtUp = next >= tip.nextPosition;
     const ended = shard.endPosition !== undefined && next >= shard.endPosition;
-    return {
-      Records: records.map((r) => ({
+    const out = await Promise.all(
+      records.map(async (r) => ({
         SequenceNumber: encodeSequence({ arrivalMs: r.arrivalMs, shard: shard.index, position: r.position }),
         ApproximateArrivalTimestamp: new Date(r.arrivalMs),
-        Data: r.data,
+        Data: r.keyId === undefined ? r.data : await this.keyring.decrypt(r.keyId, r.data),
         PartitionKey: r.partitionKey,
+        EncryptionType: r.keyId === undefined ? undefined : 'KMS',
       })),
+    );
+    return {
+      Records: out,
       NextShardIterator: ended
         ? undefined
         : sealIterator(this.sealer, { ...it, position: next, issuedMs: now }),

@@ -8,6 +8,7 @@ import type {
   MetaChange,
   ReadRequest,
   ReadResult,
+  Setting,
   ShardTip,
   Store,
   StoredRecord,
@@ -31,6 +32,7 @@ interface PendingAppend {
 const schema = `
 CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, version INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   stream INTEGER NOT NULL,
   shard INTEGER NOT NULL,
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS records (
   arrival INTEGER NOT NULL,
   pk TEXT NOT NULL,
   data BLOB NOT NULL,
+  key_id TEXT,
   PRIMARY KEY (stream, shard, pos)
 );
 `;
@@ -82,7 +85,19 @@ export class SqliteStore implements Store {
       insertSecret: this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
       secret: this.db.prepare<[string], { value: Buffer }>('SELECT value FROM secrets WHERE name = ?'),
       insertRecord: this.db.prepare(
-        'INSERT INTO records (stream, shard, pos, arrival, pk, data) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO records (stream, shard, pos, arrival, pk, data, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      streamDoc: this.db.prepare<[string], { doc: string; version: number }>(
+        'SELECT doc, version FROM streams WHERE name = ?',
+      ),
+      setting: this.db.prepare<[string], { value: string; version: number }>(
+        'SELECT value, version FROM settings WHERE name = ?',
+      ),
+      insertSetting: this.db.prepare(
+        'INSERT OR IGNORE INTO settings (name, version, value) VALUES (?, ?, ?)',
+      ),
+      updateSetting: this.db.prepare(
+        'UPDATE settings SET version = ?, value = ? WHERE name = ? AND version = ?',
       ),
       lastRecord: this.db.prepare<[number, number], { pos: number; arrival: number }>(
         'SELECT pos, arrival FROM records WHERE stream = ? AND shard = ? ORDER BY pos DESC LIMIT 1',
@@ -95,9 +110,9 @@ export class SqliteStore implements Store {
       ),
       readFrom: this.db.prepare<
         [number, number, number, number, number],
-        { pos: number; arrival: number; pk: string; data: Buffer }
+        { pos: number; arrival: number; pk: string; data: Buffer; key_id: string | null }
       >(
-        'SELECT pos, arrival, pk, data FROM records WHERE stream = ? AND shard = ? AND pos >= ? AND arrival >= ? ORDER BY pos LIMIT ?',
+        'SELECT pos, arrival, pk, data, key_id FROM records WHERE stream = ? AND shard = ? AND pos >= ? AND arrival >= ? ORDER BY pos LIMIT ?',
       ),
       trimBelow: this.db.prepare(
         'DELETE FROM records WHERE stream = ? AND shard = ? AND pos >= ? AND pos < ?',
@@ -153,6 +168,26 @@ export class SqliteStore implements Store {
     for (const key of this.tips.keys()) if (key.startsWith(`${doc.key}:`)) this.tips.delete(key);
     this.emit({ kind: 'delete', name, key: doc.key });
     return true;
+  }
+
+  async getStream(name: string): Promise<StreamDoc | undefined> {
+    const row = this.stmt.streamDoc.get(name);
+    return row ? { ...(JSON.parse(row.doc) as StreamDoc), version: row.version } : undefined;
+  }
+
+  async getSetting(name: string): Promise<Setting | undefined> {
+    const row = this.stmt.setting.get(name);
+    return row ? { value: JSON.parse(row.value) as unknown, version: row.version } : undefined;
+  }
+
+  async putSetting(name: string, value: unknown, expectedVersion: number): Promise<Setting | null> {
+    const json = JSON.stringify(value);
+    const version = expectedVersion + 1;
+    const ok =
+      expectedVersion === 0
+        ? this.stmt.insertSetting.run(name, version, json).changes === 1
+        : this.stmt.updateSetting.run(version, json, name, expectedVersion).changes === 1;
+    return ok ? { value, version } : null;
   }
 
   async secret(name: string, sizeBytes: number): Promise<Buffer> {
@@ -237,7 +272,14 @@ export class SqliteStore implements Store {
       const size = row.data.length + Buffer.byteLength(row.pk);
       if (records.length > 0 && bytes + size > maxBytes) break;
       bytes += size;
-      records.push({ position: row.pos, arrivalMs: row.arrival, data: row.data, partitionKey: row.pk });
+      const record: StoredRecord = {
+        position: row.pos,
+        arrivalMs: row.arrival,
+        data: row.data,
+        partitionKey: row.pk,
+      };
+      if (row.key_id !== null) record.keyId = row.key_id;
+      records.push(record);
     }
     return { records, tip: { ...this.tipOf(streamKey, shard) } };
   }

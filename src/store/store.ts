@@ -53,6 +53,14 @@ export interface StreamDoc {
   encryptionType: 'NONE' | 'KMS';
   keyId?: string;
   shardLevelMetrics: string[];
+  /** Largest record data accepted (UpdateMaxRecordSize); absent means the service default. */
+  maxRecordSizeKiB?: number;
+  /** Warm throughput asked for with UpdateStreamWarmThroughput (ON_DEMAND streams). */
+  warmThroughputMiBps?: number;
+  /** Resource policy document (JSON text) attached with PutResourcePolicy. */
+  policy?: string;
+  /** When UpdateShardCount last succeeded (ms), for the service's per-24-hour limit. */
+  shardCountUpdatesMs?: number[];
   version: number;
 }
 
@@ -62,6 +70,8 @@ export interface AppendEntry {
   shard: number;
   data: Buffer;
   partitionKey: string;
+  /** Set when `data` was encrypted by the engine: the key id whose material encrypted it. */
+  keyId?: string;
 }
 
 export interface Appended {
@@ -74,6 +84,14 @@ export interface StoredRecord {
   arrivalMs: number;
   data: Buffer;
   partitionKey: string;
+  /** The key id the data is encrypted under, as appended; absent for plain data. */
+  keyId?: string;
+}
+
+/** A small named document outside any stream (account settings), with its CAS version. */
+export interface Setting {
+  value: unknown;
+  version: number;
 }
 
 export interface ShardTip {
@@ -114,6 +132,11 @@ export interface Store {
   putStream(doc: StreamDoc, expectedVersion: number): Promise<StreamDoc | null>;
   /** Compare-and-delete a stream document; its records are dropped too. */
   deleteStream(name: string, expectedVersion: number): Promise<boolean>;
+  /** The current document of one stream, read from the store (not a cache). */
+  getStream(name: string): Promise<StreamDoc | undefined>;
+  /** Account-level settings: read, and compare-and-set (0 means the setting must not exist). */
+  getSetting(name: string): Promise<Setting | undefined>;
+  putSetting(name: string, value: unknown, expectedVersion: number): Promise<Setting | null>;
   /** A secret shared by every frontend over this store, created on first use. */
   secret(name: string, sizeBytes: number): Promise<Buffer>;
 
