@@ -84,7 +84,7 @@ export class SqliteStore implements Store {
       dropRecords: this.db.prepare('DELETE FROM records WHERE stream = ?'),
       insertSecret: this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
       secret: this.db.prepare<[string], { value: Buffer }>('SELECT value FROM secrets WHERE name = ?'),
-      insertRecord: this.db.prepare(
+      insertRecord: this.db.prepare<[number, number, number, number, string, Buffer, string | null]>(
         'INSERT INTO records (stream, shard, pos, arrival, pk, data, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       streamDoc: this.db.prepare<[string], { doc: string; version: number }>(
@@ -247,6 +247,7 @@ export class SqliteStore implements Store {
               arrivalMs,
               entry.partitionKey,
               entry.data,
+              entry.keyId ?? null,
             );
             tip.nextPosition = position + 1;
             tip.lastArrivalMs = arrivalMs;
