@@ -37,8 +37,38 @@ export const kinesis = {
   listStreamsDefaultLimit: 100,
   /** ListShards/ListStreams NextToken lifetime: 300 s, after which ExpiredNextTokenException. */
   nextTokenTtlMs: 300 * 1000,
+  /** UpdateShardCount: at most 10 calls per stream in a rolling 24 hours; 10,000 shards per
+   * stream at most (AWS UpdateShardCount documentation). */
+  shardCountUpdatesPerDay: 10,
+  maxShardsPerStream: 10_000,
+  /** UpdateStreamMode: two capacity mode switches per stream in a rolling 24 hours (AWS docs). */
+  modeSwitchesPerDay: 2,
+  /** Per-shard write capacity: 1 MiB/s or 1,000 records/s (service limits). */
+  shardWriteBytesPerSec: 1024 * 1024,
+  shardWriteRecordsPerSec: 1000,
   /** Hash key space upper bound (2^128 - 1). */
   maxHashKey: (1n << 128n) - 1n,
+  /** A stream has at most 50 tags (AddTagsToStream/TagResource documentation). The TagMap shape
+   * allows 200 per call and the per-call limit of 10 is gone from the documentation ("a set of up to
+   * 50 key-value pairs"), so the total is the only tag-count rule. */
+  streamMaxTags: 50,
+  /** ListTagsForStream without Limit: every tag (the model's Limit maximum is 50, the tag maximum);
+   * the service's default is not documented. */
+  listTagsForStreamDefaultLimit: 50,
+  /** Resource policy size. Kinesis documents no maximum; 20 KiB is the bound of the resource
+   * policies of SQS, Lambda and DynamoDB, and keeps the stream document small. */
+  resourcePolicyMaxBytes: 20 * 1024,
+  /** Streams in ON_DEMAND mode allowed per account by default, reported by DescribeLimits
+   * (Kinesis developer guide, "Quotas and limits": up to 50 on-demand data streams). */
+  onDemandStreamCountLimit: 50,
+  /** Write throughput of a new on-demand stream (4 MB/s, "Quotas and limits"): the CurrentMiBps
+   * of its warm throughput until UpdateStreamWarmThroughput raises it. */
+  onDemandDefaultWriteMiBps: 4,
+  /** UpdateStreamWarmThroughput cannot scale an on-demand stream past 10 GiBps by default. */
+  warmThroughputMaxMiBps: 10 * 1024,
+  /** A minimum throughput billing commitment lasts at least 24 hours before it can be disabled
+   * (MinimumThroughputBillingCommitmentInput). */
+  billingCommitmentMinMs: 24 * 60 * 60 * 1000,
 } as const;
 
 /** Sluice's own bounds on the server process. */
@@ -66,6 +96,8 @@ export const engine = {
   /** How long a new stream stays CREATING, and a deleted one DELETING (observable states). */
   createStreamMs: 500,
   deleteStreamMs: 500,
+  /** How long a stream stays UPDATING after a resharding or another control change. */
+  updateStreamMs: 500,
   /** How often retention trimming runs. */
   trimIntervalMs: 60_000,
   /** Compare-and-set attempts on a stream document before a change gives up as contended. */

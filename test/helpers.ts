@@ -14,7 +14,7 @@ export async function startTestServer(overrides: Partial<SluiceOptions> = {}): P
     memory: true,
     fsync: false,
     ...overrides,
-    engine: { createStreamMs: 0, deleteStreamMs: 0, ...overrides.engine },
+    engine: { createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, ...overrides.engine },
   });
 }
 

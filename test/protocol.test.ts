@@ -129,14 +129,13 @@ describe('JSON 1.1 protocol', () => {
   });
 
   test('model operations not built yet get a clear error, not a 500', async () => {
-    const res = await rawCall(server.port, 'SplitShard', {
-      StreamName: 'x',
-      ShardToSplit: 'shardId-000000000000',
-      NewStartingHashKey: '1',
+    const res = await rawCall(server.port, 'DescribeStreamConsumer', {
+      StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/x',
+      ConsumerName: 'c',
     });
     assert.equal(res.status, 400);
     assert.equal(res.body.__type, 'UnknownOperationException');
-    assert.match(String(res.body.message), /does not implement SplitShard/);
+    assert.match(String(res.body.message), /does not implement DescribeStreamConsumer/);
   });
 
   test('/health answers without touching the store', async () => {

@@ -1,4 +1,7 @@
 import type { Engine } from '../engine/engine.js';
+import { metadataOperations } from '../engine/metadata.js';
+import { reshardingOperations } from '../engine/resharding.js';
+import { settingsOperations } from '../engine/settings.js';
 
 /**
  * The operations Sluice serves, each one engine call on input already decoded and validated
@@ -26,7 +29,7 @@ const core: Record<string, Handler> = {
 
 export const operations: Record<string, Handler> = {
   ...core,
-  // [metadata operations]
-  // [settings operations]
-  // [resharding operations]
+  ...metadataOperations,
+  ...settingsOperations,
+  ...reshardingOperations,
 };

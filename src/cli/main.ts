@@ -46,6 +46,12 @@ program
     integer(0),
     engineDefaults.deleteStreamMs,
   )
+  .option(
+    '--update-stream-ms <ms>',
+    'how long a stream stays UPDATING after a resharding or another change',
+    integer(0),
+    engineDefaults.updateStreamMs,
+  )
   .addOption(new Option('--region <region>', 'region named in ARNs').default(kinesis.defaultRegion))
   .addOption(
     new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId),
@@ -66,6 +72,7 @@ program
         shardLimit: opts.shardLimit,
         createStreamMs: opts.createStreamMs,
         deleteStreamMs: opts.deleteStreamMs,
+        updateStreamMs: opts.updateStreamMs,
         region: opts.region,
         accountId: opts.accountId,
       },

@@ -1,11 +1,22 @@
 import { randomInt } from 'node:crypto';
 import { engine as engineDefaults, kinesis } from '../limits.js';
 import { errors, KinesisError } from '../protocol/errors.js';
-import type { AppendEntry, ShardDoc, Store, StreamDoc, StreamMode } from '../store/store.js';
+import {
+  type AppendEntry,
+  type Appended,
+  type ShardDoc,
+  ShardSealedError,
+  type ShardTip,
+  type Store,
+  type StreamDoc,
+  type StreamMode,
+} from '../store/store.js';
 import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
 import { KeyRing } from './keyring.js';
 import { messages } from './messages.js';
-import { decodeSequence, encodeSequence } from './sequence.js';
+import { defaultOnDemandPolicy, type OnDemandPolicy, OnDemandScaler } from './ondemand.js';
+import { scaleOnDemand } from './resharding.js';
+import { decodeSequence, encodeEndingSequence, encodeSequence } from './sequence.js';
 import { openIterator, openPage, sealIterator, sealPage, TokenSealer } from './tokens.js';
 
 export interface EngineConfig {
@@ -16,8 +27,12 @@ export interface EngineConfig {
   /** How long CREATING and DELETING last, so clients can observe them. */
   createStreamMs: number;
   deleteStreamMs: number;
+  /** How long a stream stays UPDATING after a resharding or another control change. */
+  updateStreamMs: number;
   iteratorTtlMs: number;
   maxRecordSizeBytes: number;
+  /** When and how ON_DEMAND streams add shards (src/engine/ondemand.ts). */
+  onDemand: OnDemandPolicy;
 }
 
 export const defaultEngineConfig: EngineConfig = {
@@ -26,8 +41,10 @@ export const defaultEngineConfig: EngineConfig = {
   shardLimit: kinesis.defaultShardLimit,
   createStreamMs: engineDefaults.createStreamMs,
   deleteStreamMs: engineDefaults.deleteStreamMs,
+  updateStreamMs: engineDefaults.updateStreamMs,
   iteratorTtlMs: kinesis.iteratorTtlMs,
   maxRecordSizeBytes: kinesis.maxRecordSizeBytes,
+  onDemand: defaultOnDemandPolicy,
 };
 
 /** How a request names its stream: any of the three members the model allows. */
@@ -86,6 +103,8 @@ export class Engine {
   private unwatch: () => void = () => {};
 
   private readonly keyring: KeyRing;
+  private readonly scaler: OnDemandScaler;
+  private scaleTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly store: Store,
@@ -93,6 +112,7 @@ export class Engine {
     private readonly sealer: TokenSealer,
   ) {
     this.keyring = new KeyRing(store);
+    this.scaler = new OnDemandScaler(config.onDemand);
   }
 
   static async open(store: Store, config: EngineConfig): Promise<Engine> {
@@ -105,8 +125,19 @@ export class Engine {
       engine.remember(doc);
       engine.scheduleTransition(doc);
     }
+    // A resharding interrupted between closing shards and sealing them is finished now.
+    for (const doc of [...engine.byName.values()]) {
+      const unsealed = doc.shards.filter((s) => s.closedMs !== undefined && s.endPosition === undefined);
+      if (unsealed.length > 0)
+        await engine.sealShards(
+          doc,
+          unsealed.map((s) => s.index),
+        );
+    }
     engine.trimTimer = setInterval(() => void engine.trimAll(), engineDefaults.trimIntervalMs);
     engine.trimTimer.unref();
+    engine.scaleTimer = setInterval(() => void engine.scaleAll(), config.onDemand.checkMs);
+    engine.scaleTimer.unref();
     return engine;
   }
 
@@ -115,6 +146,7 @@ export class Engine {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (this.trimTimer) clearInterval(this.trimTimer);
+    if (this.scaleTimer) clearInterval(this.scaleTimer);
   }
 
   private remember(doc: StreamDoc): void {
@@ -126,6 +158,7 @@ export class Engine {
   }
 
   private forget(name: string, key: number): void {
+    this.scaler?.forget(key);
     const known = this.byName.get(name);
     if (known && known.key === key) this.byName.delete(name);
     this.byKey.delete(key);
@@ -162,6 +195,37 @@ export class Engine {
     }
     const doc = this.find(ref);
     throw errors.resourceInUse(messages.streamNotActive(doc.name, this.config.accountId, doc.status));
+  }
+
+  /**
+   * Second half of a resharding: once the new document routes writes to the children, seal the
+   * closed parents in the store (writes still in flight to them are refused and routed again),
+   * then record where each parent ends.
+   */
+  async sealShards(doc: StreamDoc, indexes: number[]): Promise<void> {
+    const tips = new Map<number, ShardTip>();
+    for (const index of indexes) tips.set(index, await this.store.sealShard(doc.key, index));
+    try {
+      await this.modify({ StreamName: doc.name }, (current) => {
+        if (current.key !== doc.key)
+          throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
+        return {
+          ...current,
+          shards: current.shards.map((s) => {
+            const tip = tips.get(s.index);
+            if (!tip || s.endPosition !== undefined) return s;
+            return {
+              ...s,
+              endPosition: tip.nextPosition,
+              endArrivalMs: Math.max(s.closedMs ?? 0, tip.lastArrivalMs),
+            };
+          }),
+        };
+      });
+    } catch (error) {
+      // The stream was deleted meanwhile: nothing left to record.
+      if (!(error instanceof KinesisError && error.type === 'ResourceNotFoundException')) throw error;
+    }
   }
 
   /** The stream a request names (any status); ResourceNotFoundException if there is none. */
@@ -335,9 +399,9 @@ export class Engine {
           position: 0,
         }),
         EndingSequenceNumber:
-          shard.closedMs === undefined || shard.endPosition === undefined
+          shard.endPosition === undefined
             ? undefined
-            : encodeSequence({ arrivalMs: shard.closedMs, shard: shard.index, position: shard.endPosition }),
+            : encodeEndingSequence(shard.endArrivalMs ?? shard.closedMs ?? 0, shard.index),
       },
     };
   }
@@ -389,6 +453,11 @@ export class Engine {
         StreamId: doc.streamId,
         OpenShardCount: doc.shards.filter((s) => s.closedMs === undefined).length,
         ConsumerCount: 0,
+        MaxRecordSizeInKiB: this.maxRecordSizeBytes(doc) / 1024,
+        WarmThroughput:
+          doc.mode === 'ON_DEMAND' && doc.warmThroughputMiBps !== undefined
+            ? { TargetMiBps: doc.warmThroughputMiBps, CurrentMiBps: doc.warmThroughputMiBps }
+            : undefined,
       },
     };
   }
@@ -430,7 +499,7 @@ export class Engine {
 
   /** Shards not yet past retention: a closed shard disappears once all its records could be gone. */
   private visibleShards(doc: StreamDoc): ShardDoc[] {
-    const horizon = Date.now() - doc.retentionHours * 3_600_000;
+    const horizon = this.trimHorizon(doc);
     return doc.shards.filter((s) => s.closedMs === undefined || s.closedMs >= horizon);
   }
 
@@ -514,7 +583,7 @@ export class Engine {
   private filterShards(doc: StreamDoc, filter: PageState['f']): ShardDoc[] {
     const visible = this.visibleShards(doc);
     if (!filter) return visible;
-    const horizon = Math.max(doc.createdMs, Date.now() - doc.retentionHours * 3_600_000);
+    const horizon = Math.max(doc.createdMs, this.trimHorizon(doc));
     const openAt = (s: ShardDoc, t: number) =>
       s.openedMs <= t && (s.closedMs === undefined || s.closedMs > t);
     const openFrom = (s: ShardDoc, t: number) => s.closedMs === undefined || s.closedMs > t;
@@ -595,6 +664,15 @@ export class Engine {
     return entry;
   }
 
+  /**
+   * Arrival time before which a stream's records are gone: the retention period back from now,
+   * but never before a floor set when retention was increased (records that had expired by then
+   * stay gone, as the service promises, even if trimming has not reclaimed them yet).
+   */
+  trimHorizon(doc: StreamDoc, nowMs = Date.now()): number {
+    return Math.max(nowMs - doc.retentionHours * 3_600_000, doc.retentionFloorMs ?? 0);
+  }
+
   /** A name-keyed lookup that does not throw, for validation that precedes the stream check. */
   private peek(ref: StreamRef): StreamDoc | undefined {
     try {
@@ -615,13 +693,14 @@ export class Engine {
         throw errors.invalidArgument(messages.badOrderingSequence(ordering, doc.name, this.config.accountId));
       }
     }
-    const shard = this.route(doc, input);
-    const [appended] = await this.store.append(doc.key, [await this.stored(doc, shard.index, input)]);
-    if (!appended) throw errors.internal();
+    const { shards, appended: all, encrypted } = await this.appendRouted(input, [input]);
+    const shard = shards[0];
+    const appended = all[0];
+    if (!shard || !appended) throw errors.internal();
     return {
       ShardId: shardIdOf(shard.index),
       SequenceNumber: encodeSequence({ ...appended, shard: shard.index }),
-      EncryptionType: doc.encryptionType === 'KMS' ? 'KMS' : undefined,
+      EncryptionType: encrypted ? 'KMS' : undefined,
     };
   }
 
@@ -632,21 +711,47 @@ export class Engine {
       this.checkRecordSize(known, record, `records.${i + 1}.member.data`);
       total += record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
     });
-    const doc = this.findActive(input);
+    this.findActive(input);
     if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
-    const shards = input.Records.map((record) => this.route(doc, record));
-    const entries = await Promise.all(
-      input.Records.map((record, i) => this.stored(doc, (shards[i] as ShardDoc).index, record)),
-    );
-    const appended = await this.store.append(doc.key, entries);
+    const { shards, appended, encrypted } = await this.appendRouted(input, input.Records);
     return {
       FailedRecordCount: 0,
       Records: appended.map((a, i) => {
         const index = (shards[i] as ShardDoc).index;
         return { SequenceNumber: encodeSequence({ ...a, shard: index }), ShardId: shardIdOf(index) };
       }),
-      EncryptionType: doc.encryptionType === 'KMS' ? 'KMS' : undefined,
+      EncryptionType: encrypted ? 'KMS' : undefined,
     };
+  }
+
+  /**
+   * Route records to the open shards of the stream and append them. A resharding may seal a
+   * shard between routing and the append: the store then refuses the whole append, and the
+   * records are routed again on the new shard map (bounded attempts).
+   */
+  private async appendRouted(
+    ref: StreamRef,
+    records: RecordInput[],
+  ): Promise<{ shards: ShardDoc[]; appended: Appended[]; encrypted: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      const doc = this.findActive(ref);
+      const shards = records.map((record) => this.route(doc, record));
+      const entries = await Promise.all(
+        records.map((record, i) => this.stored(doc, (shards[i] as ShardDoc).index, record)),
+      );
+      try {
+        const appended = await this.store.append(doc.key, entries);
+        if (doc.mode === 'ON_DEMAND') {
+          let bytes = 0;
+          for (const record of records) bytes += record.Data.length + Buffer.byteLength(record.PartitionKey);
+          this.scaler.noteWrite(doc.key, records.length, bytes);
+        }
+        return { shards, appended, encrypted: entries[0]?.keyId !== undefined };
+      } catch (error) {
+        if (!(error instanceof ShardSealedError) || attempt >= engineDefaults.casAttempts) throw error;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
   async getShardIterator(
@@ -710,11 +815,7 @@ export class Engine {
       }
       case 'TRIM_HORIZON':
         if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
-        position = await this.store.positionAt(
-          doc.key,
-          shard.index,
-          Date.now() - doc.retentionHours * 3_600_000,
-        );
+        position = await this.store.positionAt(doc.key, shard.index, this.trimHorizon(doc));
         break;
       default: // LATEST
         if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
@@ -756,14 +857,17 @@ export class Engine {
       streamKey: doc.key,
       shard: shard.index,
       fromPosition: it.position,
-      minArrivalMs: now - doc.retentionHours * 3_600_000,
+      minArrivalMs: this.trimHorizon(doc, now),
       maxCount: Math.min(input.Limit ?? kinesis.getRecordsMaxRecords, kinesis.getRecordsMaxRecords),
       maxBytes: kinesis.getRecordsMaxBytes,
     });
     const last = records[records.length - 1];
     const next = last ? last.position + 1 : it.position;
     const caughtUp = next >= tip.nextPosition;
-    const ended = shard.endPosition !== undefined && next >= shard.endPosition;
+    // A sealed shard with nothing left to read has ended: no next iterator, its children instead.
+    const ended =
+      records.length === 0 &&
+      (tip.sealed === true || (shard.endPosition !== undefined && next >= shard.endPosition));
     const out = await Promise.all(
       records.map(async (r) => ({
         SequenceNumber: encodeSequence({ arrivalMs: r.arrivalMs, shard: shard.index, position: r.position }),
@@ -795,6 +899,21 @@ export class Engine {
       }));
   }
 
+  // ---- capacity ------------------------------------------------------------------------------
+
+  /** Apply the ON_DEMAND capacity policy to every stream (a periodic check). */
+  private async scaleAll(): Promise<void> {
+    for (const doc of [...this.byName.values()]) {
+      const target = this.scaler.target(doc);
+      if (target === undefined) continue;
+      try {
+        await scaleOnDemand(this, doc.name, target);
+      } catch {
+        // A concurrent change won; the next check looks again.
+      }
+    }
+  }
+
   // ---- retention -----------------------------------------------------------------------------
 
   /** Reclaim space of records past retention, a bounded number of rows per shard per pass. */
@@ -806,7 +925,7 @@ export class Engine {
           await this.store.trim(
             doc.key,
             shard.index,
-            now - doc.retentionHours * 3_600_000,
+            this.trimHorizon(doc, now),
             engineDefaults.trimBatchRows,
           );
         } catch {

@@ -68,6 +68,74 @@ export const messages = {
   timestampInFuture: (atMs: number, nowMs: number) =>
     `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${atMs}, currentTimestampInMillis: ${nowMs}`,
   invalidIterator: 'Invalid ShardIterator.',
+  // -- resharding
+  splitHashKey: (key: string, shardId: string, name: string, account: string, start: string, end: string) =>
+    `NewStartingHashKey ${key} used in SplitShard() on shard ${shardId} in stream ${name} under account ${account} is not both greater than one plus the shard's StartingHashKey ${start} and less than the shard's EndingHashKey ${end}.`,
+  notAdjacent: (a: string, b: string, name: string, account: string) =>
+    `Shards ${a} and ${b} in stream ${name} under account ${account} are not an adjacent pair of shards eligible for merging`,
+  shardClosed: (shardId: string, name: string, account: string) =>
+    `Shard ${shardId} in stream ${name} under account ${account} has already been merged or split, and thus is not eligible for merging or splitting.`,
+  scaleOverLimit: (limit: number, open: number, target: number) =>
+    `Target shard count or number of open shards cannot be greater than ${limit}. Current open shard count: ${open}, Target shard count: ${target}`,
+  scaleUpTooFar: (open: number, target: number) =>
+    `UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: ${open}, Target shard count: ${target}`,
+  scaleDownTooFar: (open: number, target: number) =>
+    `UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: ${open}, Target shard count: ${target}`,
+  scaleTooOften: (name: string, account: string, max: number) =>
+    `Exceeded the limit of ${max} UpdateShardCount calls in a rolling 24-hour period for stream ${name} under account ${account}.`,
+  modeUnchanged: (name: string, mode: string) => `Stream ${name} is already in ${mode} mode.`,
+  modeSwitchTooOften: (name: string, account: string) =>
+    `Stream ${name} under account ${account} has exceeded the limit of 2 capacity mode switches in a rolling 24-hour period.`,
+  provisionedOnly: (operation: string, name: string) =>
+    `${operation} is not supported for stream ${name} in ON_DEMAND mode.`,
   expiredIterator: (issuedMs: number, nowMs: number, ttlMs: number) =>
     `Iterator expired. The iterator was created at time ${javaDate(issuedMs)} while right now it is ${javaDate(nowMs)} which is further in the future than the tolerated delay of ${ttlMs} milliseconds.`,
+  // Settings operations: src/engine/settings.ts says where each of these comes from.
+  kmsInvalidKeyId: (keyId: string) => `Invalid keyId ${keyId}`,
+  kmsKeyNotFound: (arn: string) => `Key '${arn}' does not exist`,
+  kmsAliasNotFound: (arn: string) => `Alias ${arn} is not found.`,
+  encryptionTypeNotKms: (type: string, operation: string) =>
+    `EncryptionType ${type} is not supported by ${operation}. The only valid value is KMS.`,
+  streamNotEncrypted: (name: string, account: string) =>
+    `Stream ${name} under account ${account} is not encrypted.`,
+  encryptionKeyMismatch: (keyId: string, name: string, account: string) =>
+    `KeyId ${keyId} is not the key stream ${name} under account ${account} is encrypted with.`,
+  warmThroughputNeedsOnDemand: (name: string, account: string) =>
+    `Warm throughput is only supported for streams in ON_DEMAND capacity mode. Stream ${name} under account ${account} is in PROVISIONED mode.`,
+  warmThroughputNeedsCommitment: (account: string) =>
+    `Warm throughput requires MinimumThroughputBillingCommitment to be enabled for account ${account}.`,
+  warmThroughputTooHigh: (requested: number, limit: number) =>
+    `WarmThroughputMiBps ${requested} exceeds the limit of ${limit} MiBps for an on-demand stream.`,
+  // Metadata operations (src/engine/metadata.ts): tags, resource policies, retention.
+  // Sources in docs/kinesis-errors.md 3.11 and in metadata.ts.
+  tagsInvalidCharacters:
+    'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :.',
+  tagsIllegalCharacters: (change: 'add' | 'remove', name: string, account: string) =>
+    `Failed to ${change === 'add' ? 'add tags to' : 'remove tags from'} stream ${name} under account ${account} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.`,
+  tooManyStreamTags: (name: string, account: string) =>
+    `Failed to add tags to stream ${name} under account ${account} because a given stream cannot have more than 50 tags associated with it.`,
+  consumerNotFound: (consumer: string, created: string | undefined, stream: string, account: string) =>
+    `Consumer ${consumer}${created === undefined ? '' : ` with creation timestamp ${created}`} under stream ${stream} and account ${account} not found.`,
+  noResourcePolicy: (arn: string) => `No resource policy found for resource ARN ${arn}.`,
+  policyInvalidJson: 'This policy contains invalid Json',
+  policySyntax: 'Syntax errors in policy.',
+  policyVersion: 'Policy document must be version 2012-10-17 or greater.',
+  policySidsNotUnique: 'Statement IDs (SID) in a single policy must be unique.',
+  policyNoActions: 'Policy statement must contain actions.',
+  policyNoResources: 'Policy statement must contain resources.',
+  policyResourceFormat: (resource: string) => `Resource ${resource} must be in ARN format or "*".`,
+  policyNoPrincipal: 'Missing required field Principal',
+  policyInvalidPrincipal: 'Invalid principal in policy',
+  policyActionVendor: 'Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.',
+  policyActionColons: 'Actions/Condition can contain only one colon.',
+  policyTooLarge: (size: number, limit: number) =>
+    `Policy size ${size} bytes exceeds the maximum allowed size of ${limit} bytes.`,
+  retentionTooShort: (hours: number, min: number) =>
+    `Minimum allowed retention period is ${min} hours. Requested retention period (${hours} hours) is too short.`,
+  retentionTooLong: (hours: number, max: number) =>
+    `Maximum allowed retention period is ${max} hours. Requested retention period (${hours} hours) is too long.`,
+  retentionBelowCurrent: (hours: number, name: string, current: number) =>
+    `Requested retention period (${hours} hours) for stream ${name} can not be shorter than existing retention period (${current} hours). Use DecreaseRetentionPeriod API.`,
+  retentionAboveCurrent: (hours: number, name: string, current: number) =>
+    `Requested retention period (${hours} hours) for stream ${name} can not be longer than existing retention period (${current} hours). Use IncreaseRetentionPeriod API.`,
 };

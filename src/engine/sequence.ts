@@ -36,6 +36,17 @@ export function encodeSequence(parts: SequenceParts): string {
   ).toString();
 }
 
+/** The EndingSequenceNumber of a closed shard: its last arrival time with the largest position
+ * (2^63 - 1, as the service does), so it is at least every sequence number in the shard. */
+export function encodeEndingSequence(arrivalMs: number, shard: number): string {
+  return (
+    (version << versionShift) |
+    (BigInt(arrivalMs) << timeShift) |
+    (BigInt(shard) << shardShift) |
+    ((1n << 63n) - 1n)
+  ).toString();
+}
+
 /** Decode a sequence number produced by `encodeSequence`; undefined for anything else. */
 export function decodeSequence(text: string): SequenceParts | undefined {
   if (!/^[1-9]\d{0,128}$/.test(text)) return undefined;

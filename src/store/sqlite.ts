@@ -2,17 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  AppendEntry,
-  Appended,
-  MetaChange,
-  ReadRequest,
-  ReadResult,
-  Setting,
-  ShardTip,
-  Store,
-  StoredRecord,
-  StreamDoc,
+import {
+  type AppendEntry,
+  type Appended,
+  type MetaChange,
+  type ReadRequest,
+  type ReadResult,
+  type Setting,
+  ShardSealedError,
+  type ShardTip,
+  type Store,
+  type StoredRecord,
+  type StreamDoc,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -22,16 +23,26 @@ export interface SqliteStoreOptions {
   fsync?: boolean;
 }
 
-interface PendingAppend {
-  streamKey: number;
-  entries: AppendEntry[];
-  resolve: (appended: Appended[]) => void;
-  reject: (error: unknown) => void;
-}
+type Pending =
+  | {
+      kind: 'append';
+      streamKey: number;
+      entries: AppendEntry[];
+      resolve: (appended: Appended[]) => void;
+      reject: (error: unknown) => void;
+    }
+  | {
+      kind: 'seal';
+      streamKey: number;
+      shard: number;
+      resolve: (tip: ShardTip) => void;
+      reject: (error: unknown) => void;
+    };
 
 const schema = `
 CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sealed (stream INTEGER NOT NULL, shard INTEGER NOT NULL, PRIMARY KEY (stream, shard));
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, version INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   stream INTEGER NOT NULL,
@@ -57,7 +68,11 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly watchers = new Set<(change: MetaChange) => void>();
   private readonly tips = new Map<string, ShardTip>();
-  private pending: PendingAppend[] = [];
+  /** Appends and seals in arrival order, committed together by the next flush. Bounded by the
+   * requests in flight (each holds at most one entry). */
+  private pending: Pending[] = [];
+  /** Sealed shards (`stream:shard`), loaded at start and kept with the `sealed` table. */
+  private readonly sealed = new Set<string>();
   private flushScheduled = false;
   private readonly stmt;
 
@@ -73,6 +88,11 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
     this.db.exec(schema);
+    for (const row of this.db
+      .prepare<[], { stream: number; shard: number }>('SELECT stream, shard FROM sealed')
+      .all()) {
+      this.sealed.add(`${row.stream}:${row.shard}`);
+    }
     this.stmt = {
       allStreams: this.db.prepare<[], { doc: string; version: number }>('SELECT doc, version FROM streams'),
       streamVersion: this.db.prepare<[string], { version: number }>(
@@ -82,6 +102,8 @@ export class SqliteStore implements Store {
       updateStream: this.db.prepare('UPDATE streams SET version = ?, doc = ? WHERE name = ? AND version = ?'),
       deleteStream: this.db.prepare('DELETE FROM streams WHERE name = ? AND version = ?'),
       dropRecords: this.db.prepare('DELETE FROM records WHERE stream = ?'),
+      dropSealed: this.db.prepare('DELETE FROM sealed WHERE stream = ?'),
+      insertSealed: this.db.prepare('INSERT OR IGNORE INTO sealed (stream, shard) VALUES (?, ?)'),
       insertSecret: this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
       secret: this.db.prepare<[string], { value: Buffer }>('SELECT value FROM secrets WHERE name = ?'),
       insertRecord: this.db.prepare<[number, number, number, number, string, Buffer, string | null]>(
@@ -162,10 +184,12 @@ export class SqliteStore implements Store {
     const ok = this.db.transaction(() => {
       if (this.stmt.deleteStream.run(name, expectedVersion).changes !== 1) return false;
       this.stmt.dropRecords.run(doc.key);
+      this.stmt.dropSealed.run(doc.key);
       return true;
     })();
     if (!ok) return false;
     for (const key of this.tips.keys()) if (key.startsWith(`${doc.key}:`)) this.tips.delete(key);
+    for (const key of this.sealed) if (key.startsWith(`${doc.key}:`)) this.sealed.delete(key);
     this.emit({ kind: 'delete', name, key: doc.key });
     return true;
   }
@@ -205,6 +229,7 @@ export class SqliteStore implements Store {
       tip = last
         ? { nextPosition: last.pos + 1, lastArrivalMs: last.arrival }
         : { nextPosition: 0, lastArrivalMs: 0 };
+      if (this.sealed.has(key)) tip.sealed = true;
       this.tips.set(key, tip);
     }
     return tip;
@@ -212,36 +237,64 @@ export class SqliteStore implements Store {
 
   append(streamKey: number, entries: AppendEntry[]): Promise<Appended[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ streamKey, entries, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.enqueue({ kind: 'append', streamKey, entries, resolve, reject });
     });
   }
 
-  /** Commit every append queued in this turn in one transaction, then acknowledge them. */
+  sealShard(streamKey: number, shard: number): Promise<ShardTip> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: 'seal', streamKey, shard, resolve, reject });
+    });
+  }
+
+  private enqueue(item: Pending): void {
+    this.pending.push(item);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /**
+   * Commit every append and seal queued in this turn, in order, in one transaction, then answer
+   * them. An append that names a shard sealed before it (in this batch or earlier) is refused
+   * whole, before any of its entries is written.
+   */
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
     this.flushScheduled = false;
     const now = Date.now();
     const touched = new Map<string, ShardTip>();
-    let results: Appended[][];
+    const sealedNow = new Set<string>();
+    const tipFor = (streamKey: number, shard: number): ShardTip => {
+      const key = `${streamKey}:${shard}`;
+      let tip = touched.get(key);
+      if (!tip) {
+        tip = { ...this.tipOf(streamKey, shard) };
+        touched.set(key, tip);
+      }
+      return tip;
+    };
+    let results: Array<Appended[] | ShardTip | ShardSealedError>;
     try {
       results = this.db.transaction(() =>
-        batch.map(({ streamKey, entries }) =>
-          entries.map((entry) => {
-            const key = `${streamKey}:${entry.shard}`;
-            let tip = touched.get(key);
-            if (!tip) {
-              tip = { ...this.tipOf(streamKey, entry.shard) };
-              touched.set(key, tip);
-            }
+        batch.map((item): Appended[] | ShardTip | ShardSealedError => {
+          if (item.kind === 'seal') {
+            const tip = tipFor(item.streamKey, item.shard);
+            tip.sealed = true;
+            this.stmt.insertSealed.run(item.streamKey, item.shard);
+            sealedNow.add(`${item.streamKey}:${item.shard}`);
+            return { ...tip };
+          }
+          const closed = item.entries.find((e) => tipFor(item.streamKey, e.shard).sealed);
+          if (closed) return new ShardSealedError(closed.shard);
+          return item.entries.map((entry) => {
+            const tip = tipFor(item.streamKey, entry.shard);
             const position = tip.nextPosition;
             const arrivalMs = Math.max(now, tip.lastArrivalMs);
             this.stmt.insertRecord.run(
-              streamKey,
+              item.streamKey,
               entry.shard,
               position,
               arrivalMs,
@@ -252,16 +305,20 @@ export class SqliteStore implements Store {
             tip.nextPosition = position + 1;
             tip.lastArrivalMs = arrivalMs;
             return { position, arrivalMs };
-          }),
-        ),
+          });
+        }),
       )();
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      for (const item of batch) item.reject(error);
       return;
     }
     for (const [key, tip] of touched) this.tips.set(key, tip);
-    batch.forEach((p, i) => {
-      p.resolve(results[i] ?? []);
+    for (const key of sealedNow) this.sealed.add(key);
+    batch.forEach((item, i) => {
+      const result = results[i];
+      if (result instanceof ShardSealedError) item.reject(result);
+      else if (item.kind === 'seal') item.resolve(result as ShardTip);
+      else item.resolve(result as Appended[]);
     });
   }
 

@@ -30,8 +30,10 @@ export interface ShardDoc {
   openedMs: number;
   /** Set when the shard was closed by resharding: no record at or after this time is in it. */
   closedMs?: number;
-  /** Position one past the shard's last record, recorded when it was closed. */
+  /** Position one past the shard's last record, recorded once the store has sealed the shard. */
   endPosition?: number;
+  /** Arrival time of the shard's last record (or its closing time if later), with endPosition. */
+  endArrivalMs?: number;
 }
 
 /** A stream's metadata document. `version` is maintained by the store (compare-and-set). */
@@ -57,10 +59,14 @@ export interface StreamDoc {
   maxRecordSizeKiB?: number;
   /** Warm throughput asked for with UpdateStreamWarmThroughput (ON_DEMAND streams). */
   warmThroughputMiBps?: number;
+  /** Records that arrived before this stay expired after a retention increase (ms). */
+  retentionFloorMs?: number;
   /** Resource policy document (JSON text) attached with PutResourcePolicy. */
   policy?: string;
   /** When UpdateShardCount last succeeded (ms), for the service's per-24-hour limit. */
   shardCountUpdatesMs?: number[];
+  /** When the capacity mode last changed (ms), for the service's per-24-hour limit. */
+  modeSwitchesMs?: number[];
   version: number;
 }
 
@@ -99,6 +105,15 @@ export interface ShardTip {
   nextPosition: number;
   /** Arrival time of the newest record, or 0 if the shard has none. */
   lastArrivalMs: number;
+  /** True once the shard is sealed: nextPosition is then its end, for good. */
+  sealed?: boolean;
+}
+
+/** An append named a shard the store has sealed; the caller routes again with fresh metadata. */
+export class ShardSealedError extends Error {
+  constructor(readonly shard: number) {
+    super(`shard ${shard} is sealed`);
+  }
 }
 
 export interface ReadRequest {
@@ -140,8 +155,17 @@ export interface Store {
   /** A secret shared by every frontend over this store, created on first use. */
   secret(name: string, sizeBytes: number): Promise<Buffer>;
 
-  /** Append records of one stream (any shards); resolves in input order once durable. */
+  /**
+   * Append records of one stream (any shards); resolves in input order once durable. All or
+   * nothing: if any entry names a sealed shard, nothing is appended and it rejects with
+   * ShardSealedError.
+   */
   append(streamKey: number, entries: AppendEntry[]): Promise<Appended[]>;
+  /**
+   * Seal a shard (resharding closed it): appends ordered after this fail with ShardSealedError,
+   * so the shard's end is final. Idempotent; resolves to the final tip.
+   */
+  sealShard(streamKey: number, shard: number): Promise<ShardTip>;
   read(request: ReadRequest): Promise<ReadResult>;
   tip(streamKey: number, shard: number): Promise<ShardTip>;
   /** First position whose arrival time is at or after `timestampMs` (the tip if none). */
