@@ -105,6 +105,9 @@ export class Engine {
   private readonly keyring: KeyRing;
   private readonly scaler: OnDemandScaler;
   private scaleTimer: NodeJS.Timeout | undefined;
+  /** Told of every append this frontend commits (stream key, shard indexes): readers that wait
+   * for new records (SubscribeToShard) wake on it instead of polling. */
+  private readonly appendListeners = new Set<(streamKey: number, shards: Set<number>) => void>();
 
   private constructor(
     readonly store: Store,
@@ -171,6 +174,12 @@ export class Engine {
   // ---- stream resolution -------------------------------------------------------------------
 
   /** The stream a request names, by StreamName, StreamARN or StreamId. */
+  /** Be told of appends committed by this frontend; returns an unsubscribe. */
+  onAppend(listener: (streamKey: number, shards: Set<number>) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
   /** Every stream document, as the engine's cache holds it. */
   streams(): IterableIterator<StreamDoc> {
     return this.byName.values();
@@ -741,6 +750,10 @@ export class Engine {
       );
       try {
         const appended = await this.store.append(doc.key, entries);
+        if (this.appendListeners.size > 0) {
+          const touched = new Set(shards.map((s) => s.index));
+          for (const listener of this.appendListeners) listener(doc.key, touched);
+        }
         if (doc.mode === 'ON_DEMAND') {
           let bytes = 0;
           for (const record of records) bytes += record.Data.length + Buffer.byteLength(record.PartitionKey);

@@ -3,22 +3,62 @@ import { operations } from '../api/operations.js';
 import { decodeInput, knownOperations } from '../api/validation.js';
 import type { Engine } from '../engine/engine.js';
 import { server as bounds } from '../limits.js';
+import { codecFor, jsonCodec, type WireCodec } from '../protocol/codec.js';
 import { KinesisError } from '../protocol/errors.js';
-import { encodeJson, jsonContentType } from '../protocol/json.js';
 import type { Request, RequestHandler, Response } from './listener.js';
 
 const targetPrefix = 'Kinesis_20131202.';
 const modelOperations = new Set(knownOperations());
 
+/** What the path knows of a request once it is parsed: for authentication, faults, metrics. */
+export interface RequestContext {
+  requestId: string;
+  operation: string;
+  /** Access key id named in the Authorization header's Credential, if any. */
+  accessKeyId?: string;
+  userAgent?: string;
+  sourceAddress?: string;
+  /** The decoded, validated input. */
+  input: Record<string, unknown>;
+  req: Request;
+  body: Buffer;
+}
+
+/**
+ * An operation's answer that is a stream of events rather than one body (SubscribeToShard): the
+ * handler hands it the response once headers may be written.
+ */
+export interface StreamingOutput {
+  streaming: true;
+  start(res: Response, codec: WireCodec): void;
+}
+
+export function isStreaming(output: unknown): output is StreamingOutput {
+  return typeof output === 'object' && output !== null && (output as StreamingOutput).streaming === true;
+}
+
 export interface HandlerOptions {
   engine: Engine;
+  /**
+   * Authentication and authorization, after the request is parsed and validated: resolves to an
+   * error to answer, or undefined to go on. Without it, only the header's presence and form are
+   * checked (signatures are not verified).
+   */
+  authenticate?: (context: RequestContext) => Promise<KinesisError | undefined>;
   /** Called for every request that failed with a server-side fault (for logs). */
   onFault?: (error: unknown) => void;
 }
 
+const internalFailure = () =>
+  new KinesisError(
+    'InternalFailure',
+    'The request processing has failed because of an unknown error, exception or failure.',
+    500,
+  );
+
 /**
- * The request path after the listener: health, target routing, authentication presence,
- * body reading (bounded), wire decoding, validation, one engine call, and the response.
+ * The request path after the listener: health, body reading (bounded), the service's checks in
+ * its order, wire decoding, validation, authentication, one engine call, and the response.
  */
 export function createHandler(options: HandlerOptions): RequestHandler {
   return (req, res) => {
@@ -29,22 +69,19 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
       return;
     }
-    readBody(req, res, (body) => {
-      handle(options, req, body).then(
-        (output) => send(res, 200, jsonContentType, encodeJson(output)),
+    const codec = codecFor(contentTypeOf(req)) ?? jsonCodec;
+    readBody(req, res, codec, (body) => {
+      handle(options, req, body, requestId).then(
+        (output) => {
+          if (isStreaming(output)) output.start(res, codec);
+          else send(res, 200, codec.responseContentType, codec.encode(output));
+        },
         (error: unknown) => {
           if (error instanceof KinesisError) {
-            sendError(res, error);
+            sendError(res, codec, error);
           } else {
             options.onFault?.(error);
-            sendError(
-              res,
-              new KinesisError(
-                'InternalFailure',
-                'The request processing has failed because of an unknown error, exception or failure.',
-                500,
-              ),
-            );
+            sendError(res, codec, internalFailure());
           }
         },
       );
@@ -55,13 +92,20 @@ export function createHandler(options: HandlerOptions): RequestHandler {
 /** An error answered as the service's XML body (what it sends outside the JSON protocol). */
 class XmlError extends KinesisError {}
 
-const contentTypes = new Set([jsonContentType, 'application/json']);
+function contentTypeOf(req: Request): string {
+  return (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
 
 /**
  * The service's order of checks: method, content type, body, target, authentication, then the
  * model's type and constraint checks, then the operation.
  */
-async function handle(options: HandlerOptions, req: Request, body: Buffer): Promise<unknown> {
+async function handle(
+  options: HandlerOptions,
+  req: Request,
+  body: Buffer,
+  requestId: string,
+): Promise<unknown> {
   const signed = header(req, 'authorization') !== undefined;
   if (req.method !== 'POST') {
     throw signed
@@ -72,32 +116,46 @@ async function handle(options: HandlerOptions, req: Request, body: Buffer): Prom
         )
       : new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
   }
-  const contentType = (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const target = header(req, 'x-amz-target');
   const operation = target?.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : undefined;
   const known = operation !== undefined && modelOperations.has(operation);
-  if (!contentTypes.has(contentType)) {
+  const codec = codecFor(contentTypeOf(req));
+  if (!codec) {
     if (!signed)
       throw new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
     throw new XmlError('UnknownOperationException', '', 404);
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = codec.parse(body);
   } catch {
     throw new KinesisError(
       body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException',
       '',
     );
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Buffer.isBuffer(parsed)) {
     throw new KinesisError('SerializationException', '');
   }
   if (!known || operation === undefined) throw new KinesisError('UnknownOperationException', '');
   const authProblem = checkAuthorizationHeader(req);
   if (authProblem) throw authProblem;
-  const decoded = decodeInput(operation, parsed, 'json');
+  const decoded = decodeInput(operation, parsed, codec.wire);
   if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
+  const context: RequestContext = {
+    requestId,
+    operation,
+    accessKeyId: /Credential=([^/,\s]+)/.exec(header(req, 'authorization') ?? '')?.[1],
+    userAgent: header(req, 'user-agent'),
+    sourceAddress: req.socket?.remoteAddress,
+    input: decoded.input,
+    req,
+    body,
+  };
+  if (options.authenticate) {
+    const denied = await options.authenticate(context);
+    if (denied) throw denied;
+  }
   const run = operations[operation];
   if (!run) {
     throw new KinesisError(
@@ -109,8 +167,8 @@ async function handle(options: HandlerOptions, req: Request, body: Buffer): Prom
 }
 
 /**
- * Signatures are not verified yet, but a request must carry a well-formed SigV4 Authorization
- * header, as the service requires before it looks at the signature.
+ * Signatures are verified only with authentication on, but a request must always carry a
+ * well-formed SigV4 Authorization header, as the service requires before it looks at the signature.
  */
 function checkAuthorizationHeader(req: Request): KinesisError | undefined {
   const value = header(req, 'authorization');
@@ -141,10 +199,10 @@ function header(req: Request, name: string): string | undefined {
 }
 
 /** Read the request body, bounded in size and time; answers the request itself on failure. */
-function readBody(req: Request, res: Response, done: (body: Buffer) => void): void {
+function readBody(req: Request, res: Response, codec: WireCodec, done: (body: Buffer) => void): void {
   const declared = Number(header(req, 'content-length') ?? 0);
   if (declared > bounds.maxBodyBytes) {
-    tooLarge(req, res);
+    tooLarge(req, res, codec);
     return;
   }
   const chunks: Buffer[] = [];
@@ -154,6 +212,7 @@ function readBody(req: Request, res: Response, done: (body: Buffer) => void): vo
     finished = true;
     sendError(
       res,
+      codec,
       new KinesisError('RequestTimeoutException', 'Request body was not received in time.', 408),
     );
     req.destroy();
@@ -164,7 +223,7 @@ function readBody(req: Request, res: Response, done: (body: Buffer) => void): vo
     if (size > bounds.maxBodyBytes) {
       finished = true;
       clearTimeout(timer);
-      tooLarge(req, res);
+      tooLarge(req, res, codec);
       return;
     }
     chunks.push(chunk);
@@ -181,9 +240,10 @@ function readBody(req: Request, res: Response, done: (body: Buffer) => void): vo
   });
 }
 
-function tooLarge(req: Request, res: Response): void {
+function tooLarge(req: Request, res: Response, codec: WireCodec): void {
   sendError(
     res,
+    codec,
     new KinesisError(
       'SerializationException',
       `Request body exceeds the limit of ${bounds.maxBodyBytes} bytes.`,
@@ -193,7 +253,7 @@ function tooLarge(req: Request, res: Response): void {
   req.resume();
 }
 
-function sendError(res: Response, error: KinesisError): void {
+function sendError(res: Response, codec: WireCodec, error: KinesisError): void {
   res.setHeader('x-amzn-ErrorType', error.type);
   if (error instanceof XmlError) {
     const xml = error.message
@@ -202,13 +262,17 @@ function sendError(res: Response, error: KinesisError): void {
     send(res, error.statusCode, undefined, xml);
     return;
   }
-  const body: Record<string, string> = { __type: error.type };
   // The service writes `Message` for type errors it finds while reading the body.
-  if (error.message) body[error.type === 'SerializationException' ? 'Message' : 'message'] = error.message;
-  send(res, error.statusCode, jsonContentType, JSON.stringify(body));
+  const key = error.type === 'SerializationException' ? 'Message' : 'message';
+  send(
+    res,
+    error.statusCode,
+    codec.responseContentType,
+    codec.encodeError(error.type, error.message || undefined, key),
+  );
 }
 
-function send(res: Response, status: number, contentType: string | undefined, body: string): void {
+function send(res: Response, status: number, contentType: string | undefined, body: Buffer | string): void {
   if (res.headersSent || res.writableEnded) return;
   if (contentType) res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));
