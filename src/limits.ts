@@ -46,6 +46,16 @@ export const kinesis = {
   /** Per-shard write capacity: 1 MiB/s or 1,000 records/s (service limits). */
   shardWriteBytesPerSec: 1024 * 1024,
   shardWriteRecordsPerSec: 1000,
+  /** Enhanced fan-out: 20 registered consumers per stream (service limit); ListStreamConsumers
+   * pages default to 100. */
+  consumersPerStream: 20,
+  listConsumersDefaultResults: 100,
+  /** SubscribeToShard: a subscription lasts 5 minutes; the same consumer and shard cannot
+   * subscribe again within 5 seconds. */
+  subscriptionLifetimeMs: 5 * 60 * 1000,
+  resubscribeWaitMs: 5_000,
+  /** Each subscriber may read 2 MiB/s per shard (enhanced fan-out). */
+  subscriberBytesPerSec: 2 * 1024 * 1024,
   /** Hash key space upper bound (2^128 - 1). */
   maxHashKey: (1n << 128n) - 1n,
   /** A stream has at most 50 tags (AddTagsToStream/TagResource documentation). The TagMap shape
@@ -69,6 +79,11 @@ export const kinesis = {
   /** A minimum throughput billing commitment lasts at least 24 hours before it can be disabled
    * (MinimumThroughputBillingCommitmentInput). */
   billingCommitmentMinMs: 24 * 60 * 60 * 1000,
+  /** SigV4: X-Amz-Date may differ from the server's clock by 5 minutes either way; past that the
+   * service answers InvalidSignatureException `Signature expired: ... (<now> - 5 min.)` or
+   * `Signature not yet current: ... (<now> + 5 min.)` (Kinesis clients' reports, e.g.
+   * remind101/logspout-kinesis#21, s12v/awsbeats#48). */
+  signatureMaxSkewMs: 5 * 60 * 1000,
 } as const;
 
 /** Sluice's own bounds on the server process. */
@@ -87,6 +102,11 @@ export const server = {
   maxHeaderBytes: 16 * 1024,
   /** Concurrent HTTP/2 streams per connection advertised to clients. */
   http2MaxConcurrentStreams: 256,
+  /** SubscribeToShard subscriptions served at once by one server: each holds a timer, an append
+   * listener and at most one event in memory (about 2 MiB). */
+  maxSubscriptions: 1_000,
+  /** A subscription with nothing new still gets an event this often (ContinuationSequenceNumber). */
+  subscribeIdleEventMs: 1_000,
   /** Time to wait for in-flight requests when shutting down. */
   shutdownGraceMs: 5_000,
 } as const;
@@ -100,6 +120,8 @@ export const engine = {
   updateStreamMs: 500,
   /** How often retention trimming runs. */
   trimIntervalMs: 60_000,
+  /** Wait before trying again to end a transient status the store refused to record. */
+  transitionRetryMs: 1_000,
   /** Compare-and-set attempts on a stream document before a change gives up as contended. */
   casAttempts: 5,
   /** Rows deleted per trimming/deletion step, so one step never blocks the event loop long. */

@@ -12,6 +12,8 @@ import {
   KinesisClient,
   ListStreamsCommand,
   PutRecordCommand,
+  RegisterStreamConsumerCommand,
+  SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Sluice } from '../src/app.js';
@@ -96,6 +98,30 @@ describe('opt-in TLS port with ALPN', () => {
     try {
       const list = await h2.send(new ListStreamsCommand({}));
       assert.deepEqual(list.StreamNames, ['secure']);
+      // Enhanced fan-out over TLS: SubscribeToShard on the SDK's HTTP/2 handler.
+      const { Consumer } = await h2.send(
+        new RegisterStreamConsumerCommand({
+          StreamARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/secure',
+          ConsumerName: 'tls-consumer',
+        }),
+      );
+      const controller = new AbortController();
+      const out = await h2.send(
+        new SubscribeToShardCommand({
+          ConsumerARN: Consumer?.ConsumerARN,
+          ShardId: 'shardId-000000000000',
+          StartingPosition: { Type: 'TRIM_HORIZON' },
+        }),
+        { abortSignal: controller.signal },
+      );
+      const seen: string[] = [];
+      for await (const event of out.EventStream ?? []) {
+        for (const r of event.SubscribeToShardEvent?.Records ?? [])
+          seen.push(Buffer.from(r.Data ?? []).toString());
+        if (seen.length > 0) break;
+      }
+      controller.abort();
+      assert.deepEqual(seen, ['over tls']);
     } finally {
       h2.destroy();
       delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;

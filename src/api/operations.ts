@@ -1,7 +1,9 @@
+import { consumerOperations } from '../engine/consumers.js';
 import type { Engine } from '../engine/engine.js';
 import { metadataOperations } from '../engine/metadata.js';
 import { reshardingOperations } from '../engine/resharding.js';
 import { settingsOperations } from '../engine/settings.js';
+import { subscribeOperations } from './subscribe.js';
 
 /**
  * The operations Sluice serves, each one engine call on input already decoded and validated
@@ -32,4 +34,6 @@ export const operations: Record<string, Handler> = {
   ...metadataOperations,
   ...settingsOperations,
   ...reshardingOperations,
+  ...consumerOperations,
+  ...subscribeOperations,
 };

@@ -79,6 +79,39 @@ interface OpenRange {
   shard: ShardDoc;
 }
 
+/** The earliest time a transient status in the document ends. */
+function nextTransition(doc: StreamDoc): number | undefined {
+  let due = doc.statusUntilMs;
+  for (const c of doc.consumers ?? []) {
+    if (c.statusUntilMs !== undefined && (due === undefined || c.statusUntilMs < due)) due = c.statusUntilMs;
+  }
+  return due;
+}
+
+/** The document with every transient status due by `now` ended (the same object if none is). */
+function settle(doc: StreamDoc, now: number): StreamDoc {
+  let changed = false;
+  let next: StreamDoc = doc;
+  if (doc.statusUntilMs !== undefined && doc.statusUntilMs <= now && doc.status !== 'DELETING') {
+    const { statusUntilMs: _done, ...rest } = doc;
+    next = { ...rest, status: 'ACTIVE' };
+    changed = true;
+  }
+  if (doc.consumers?.some((c) => c.statusUntilMs !== undefined && c.statusUntilMs <= now)) {
+    next = {
+      ...next,
+      consumers: (doc.consumers ?? []).flatMap((c) => {
+        if (c.statusUntilMs === undefined || c.statusUntilMs > now) return [c];
+        if (c.status === 'DELETING') return [];
+        const { statusUntilMs: _done, ...rest } = c;
+        return [{ ...rest, status: 'ACTIVE' as const }];
+      }),
+    };
+    changed = true;
+  }
+  return changed ? next : doc;
+}
+
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomStreamId(): string {
@@ -112,7 +145,7 @@ export class Engine {
   private constructor(
     readonly store: Store,
     readonly config: EngineConfig,
-    private readonly sealer: TokenSealer,
+    readonly sealer: TokenSealer,
   ) {
     this.keyring = new KeyRing(store);
     this.scaler = new OnDemandScaler(config.onDemand);
@@ -351,6 +384,9 @@ export class Engine {
   ): Promise<Record<string, never>> {
     const doc = this.find(input);
     if (doc.status === 'DELETING') return {};
+    if ((doc.consumers ?? []).length > 0 && input.EnforceConsumerDeletion !== true) {
+      throw errors.resourceInUse(messages.streamHasConsumers(this.arnOf(doc.name), doc.name));
+    }
     if (this.config.deleteStreamMs <= 0) {
       await this.store.deleteStream(doc.name, doc.version);
       this.forget(doc.name, doc.key);
@@ -370,28 +406,58 @@ export class Engine {
   }
 
   /** Finish a transient status when its time comes (also for documents found at start-up). */
+  /** Schedule the end of the earliest transient status in a document (stream or consumer). */
   private scheduleTransition(doc: StreamDoc): void {
-    if (doc.statusUntilMs === undefined) return;
+    const due = nextTransition(doc);
+    if (due === undefined) return;
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
-        void this.finishTransition(doc.name, doc.key);
+        this.finishTransitions(doc.name, doc.key).catch(() => {
+          // The store refused for now (e.g. unreachable); try again shortly.
+          this.retryTransition(doc.name, doc.key);
+        });
       },
-      Math.max(0, doc.statusUntilMs - Date.now()),
+      Math.max(0, due - Date.now()),
     );
     this.timers.add(timer);
   }
 
-  private async finishTransition(name: string, key: number): Promise<void> {
+  private retryTransition(name: string, key: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      const doc = this.byName.get(name);
+      if (doc && doc.key === key) this.scheduleTransition(doc);
+    }, engineDefaults.transitionRetryMs);
+    this.timers.add(timer);
+  }
+
+  /** End every transient status that is due: CREATING/UPDATING become ACTIVE, DELETING goes. */
+  private async finishTransitions(name: string, key: number): Promise<void> {
     const doc = this.byName.get(name);
-    if (!doc || doc.key !== key || doc.statusUntilMs === undefined) return;
-    if (doc.status === 'DELETING') {
+    if (!doc || doc.key !== key) return;
+    const now = Date.now();
+    if (doc.status === 'DELETING' && (doc.statusUntilMs ?? 0) <= now) {
       if (await this.store.deleteStream(doc.name, doc.version)) this.forget(doc.name, doc.key);
+      else this.retryTransition(name, key);
       return;
     }
-    const { statusUntilMs: _done, ...rest } = doc;
-    const stored = await this.store.putStream({ ...rest, status: 'ACTIVE' }, doc.version);
-    if (stored) this.remember(stored);
+    const next = settle(doc, now);
+    if (next === doc) {
+      this.scheduleTransition(doc);
+      return;
+    }
+    const stored = await this.store.putStream(next, doc.version);
+    if (stored) {
+      this.remember(stored);
+      this.scheduleTransition(stored);
+    } else {
+      const fresh = await this.store.getStream(name);
+      if (fresh) {
+        this.remember(fresh);
+        this.scheduleTransition(fresh);
+      }
+    }
   }
 
   private describeShard(shard: ShardDoc) {
@@ -405,7 +471,7 @@ export class Engine {
         StartingSequenceNumber: encodeSequence({
           arrivalMs: shard.openedMs,
           shard: shard.index,
-          position: 0,
+          position: -1,
         }),
         EndingSequenceNumber:
           shard.endPosition === undefined
@@ -461,7 +527,7 @@ export class Engine {
         ...this.summaryFields(doc),
         StreamId: doc.streamId,
         OpenShardCount: doc.shards.filter((s) => s.closedMs === undefined).length,
-        ConsumerCount: 0,
+        ConsumerCount: (doc.consumers ?? []).length,
         MaxRecordSizeInKiB: this.maxRecordSizeBytes(doc) / 1024,
         WarmThroughput:
           doc.mode === 'ON_DEMAND' && doc.warmThroughputMiBps !== undefined
@@ -797,8 +863,33 @@ export class Engine {
       throw errors.resourceNotFound(messages.shardNotFound(shardId, doc.name, this.config.accountId));
     if (doc.status === 'DELETING')
       throw errors.resourceNotFound(messages.streamNotFound(doc.name, this.config.accountId));
-    const type = input.ShardIteratorType;
-    const seq = input.StartingSequenceNumber;
+    const position = await this.startPosition(
+      doc,
+      shard,
+      input.ShardIteratorType,
+      input.StartingSequenceNumber,
+      input.Timestamp,
+    );
+    return {
+      ShardIterator: sealIterator(this.sealer, {
+        streamName: doc.name,
+        streamKey: doc.key,
+        shard: shard.index,
+        position,
+        issuedMs: Date.now(),
+      }),
+    };
+  }
+
+  /** The store position a starting position names (GetShardIterator, SubscribeToShard). */
+  async startPosition(
+    doc: StreamDoc,
+    shard: ShardDoc,
+    type: string,
+    seq: string | undefined,
+    timestamp: Date | undefined,
+  ): Promise<number> {
+    const shardId = shardIdOf(shard.index);
     let position: number;
     switch (type) {
       case 'AT_SEQUENCE_NUMBER':
@@ -815,12 +906,12 @@ export class Engine {
         if (parts.arrivalMs < shard.openedMs || parts.position > tip.nextPosition) {
           throw errors.invalidArgument(messages.foreignSequence(seq, shardId, doc.name, account));
         }
-        position = type === 'AT_SEQUENCE_NUMBER' ? parts.position : parts.position + 1;
+        position = type === 'AT_SEQUENCE_NUMBER' ? Math.max(0, parts.position) : parts.position + 1;
         break;
       }
       case 'AT_TIMESTAMP': {
-        if (input.Timestamp === undefined) throw errors.invalidArgument(messages.timestampRequired);
-        const at = input.Timestamp.getTime();
+        if (timestamp === undefined) throw errors.invalidArgument(messages.timestampRequired);
+        const at = timestamp.getTime();
         const now = Date.now();
         if (at > now) throw errors.invalidArgument(messages.timestampInFuture(at, now));
         position = await this.store.positionAt(doc.key, shard.index, at);
@@ -834,15 +925,7 @@ export class Engine {
         if (seq !== undefined) throw errors.invalidArgument(messages.sequenceNotExpected(type));
         position = (await this.store.tip(doc.key, shard.index)).nextPosition;
     }
-    return {
-      ShardIterator: sealIterator(this.sealer, {
-        streamName: doc.name,
-        streamKey: doc.key,
-        shard: shard.index,
-        position,
-        issuedMs: Date.now(),
-      }),
-    };
+    return position;
   }
 
   async getRecords(input: { ShardIterator: string; Limit?: number; StreamARN?: string }) {
@@ -866,16 +949,47 @@ export class Engine {
         messages.shardNotFound(shardIdOf(it.shard), doc.name, this.config.accountId),
       );
     }
+    const read = await this.readShard(
+      doc,
+      shard,
+      it.position,
+      input.Limit ?? kinesis.getRecordsMaxRecords,
+      kinesis.getRecordsMaxBytes,
+      now,
+    );
+    return {
+      Records: read.records,
+      NextShardIterator: read.ended
+        ? undefined
+        : sealIterator(this.sealer, { ...it, position: read.next, issuedMs: now }),
+      MillisBehindLatest: read.millisBehindLatest,
+      ChildShards: read.childShards,
+    };
+  }
+
+  /**
+   * Read a shard from a position (GetRecords, SubscribeToShard): the records in the API's shape,
+   * where to read next, how far behind the tip that is, and whether the shard has ended (sealed,
+   * nothing left), with its children then.
+   */
+  async readShard(
+    doc: StreamDoc,
+    shard: ShardDoc,
+    position: number,
+    maxCount: number,
+    maxBytes: number,
+    now = Date.now(),
+  ) {
     const { records, tip } = await this.store.read({
       streamKey: doc.key,
       shard: shard.index,
-      fromPosition: it.position,
+      fromPosition: position,
       minArrivalMs: this.trimHorizon(doc, now),
-      maxCount: Math.min(input.Limit ?? kinesis.getRecordsMaxRecords, kinesis.getRecordsMaxRecords),
-      maxBytes: kinesis.getRecordsMaxBytes,
+      maxCount: Math.min(maxCount, kinesis.getRecordsMaxRecords),
+      maxBytes,
     });
     const last = records[records.length - 1];
-    const next = last ? last.position + 1 : it.position;
+    const next = last ? last.position + 1 : position;
     const caughtUp = next >= tip.nextPosition;
     // A sealed shard with nothing left to read has ended: no next iterator, its children instead.
     const ended =
@@ -887,20 +1001,23 @@ export class Engine {
         ApproximateArrivalTimestamp: new Date(r.arrivalMs),
         Data: r.keyId === undefined ? r.data : await this.keyring.decrypt(r.keyId, r.data),
         PartitionKey: r.partitionKey,
-        EncryptionType: r.keyId === undefined ? undefined : 'KMS',
+        EncryptionType: r.keyId === undefined ? undefined : ('KMS' as const),
       })),
     );
+    let bytes = 0;
+    for (const r of records) bytes += r.data.length;
     return {
-      Records: out,
-      NextShardIterator: ended
-        ? undefined
-        : sealIterator(this.sealer, { ...it, position: next, issuedMs: now }),
-      MillisBehindLatest: caughtUp || !last ? 0 : Math.max(0, now - last.arrivalMs),
-      ChildShards: ended ? this.childShards(doc, shard) : undefined,
+      records: out,
+      bytes,
+      next,
+      lastArrivalMs: last?.arrivalMs,
+      ended,
+      millisBehindLatest: caughtUp || !last ? 0 : Math.max(0, now - last.arrivalMs),
+      childShards: ended ? this.childShards(doc, shard) : undefined,
     };
   }
 
-  private childShards(doc: StreamDoc, parent: ShardDoc) {
+  childShards(doc: StreamDoc, parent: ShardDoc) {
     return doc.shards
       .filter((s) => s.parentIndex === parent.index || s.adjacentParentIndex === parent.index)
       .map((s) => ({

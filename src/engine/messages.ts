@@ -68,6 +68,21 @@ export const messages = {
   timestampInFuture: (atMs: number, nowMs: number) =>
     `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${atMs}, currentTimestampInMillis: ${nowMs}`,
   invalidIterator: 'Invalid ShardIterator.',
+  // -- consumers
+  invalidConsumerArn: (arn: string) => `ConsumerARN ${arn} is not a valid consumer ARN.`,
+  consumerRefRequired: 'Either ConsumerARN or both StreamARN and ConsumerName should be provided.',
+  consumerExists: (consumer: string, stream: string, account: string) =>
+    `Consumer ${consumer} under stream ${stream} and account ${account} already exists.`,
+  consumerLimit: (stream: string, account: string, max: number) =>
+    `Stream ${stream} under account ${account} already has ${max} registered consumers, the most a stream can have.`,
+  consumerNotActive: (consumer: string, created: number, stream: string, account: string) =>
+    `Consumer ${consumer} with creation timestamp ${created} under stream ${stream} and account ${account} is not in ACTIVE status.`,
+  subscriptionExists: (account: string, stream: string, shardId: string, consumer: string) =>
+    `Another active subscription exists for this consumer: ${account}:${stream}:${shardId}:${consumer}`,
+  streamHasConsumers: (arn: string, name: string) =>
+    `DeleteStream can't delete ${arn} because there are consumers associated with this data stream. To delete ${name} anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers that are associated with it.`,
+  tooManySubscriptions: (max: number) =>
+    `This server already serves ${max} SubscribeToShard subscriptions, its limit; try again later.`,
   // -- resharding
   splitHashKey: (key: string, shardId: string, name: string, account: string, start: string, end: string) =>
     `NewStartingHashKey ${key} used in SplitShard() on shard ${shardId} in stream ${name} under account ${account} is not both greater than one plus the shard's StartingHashKey ${start} and less than the shard's EndingHashKey ${end}.`,

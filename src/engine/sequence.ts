@@ -8,7 +8,12 @@
  *   bits 132..181  zero
  *   bits  88..131  arrival time in ms since the epoch (44 bits: until the year 2527)
  *   bits  64..87   shard index (24 bits: 16,777,216 shards per stream)
- *   bits   0..63   position of the record in its shard
+ *   bits   0..63   position of the record in its shard, plus one
+ *
+ * The position field is the store position plus one, so that field 0 means "before the first
+ * record": a shard's StartingSequenceNumber, and the continuation point of a reader that has
+ * delivered nothing yet, are lower than every record's number, and AFTER_SEQUENCE_NUMBER of
+ * either starts at the shard's first record.
  */
 
 const version = 2n;
@@ -24,6 +29,7 @@ export const maxShardIndex = Number(shardMask);
 export interface SequenceParts {
   arrivalMs: number;
   shard: number;
+  /** Store position of the record; -1 for "before the first record". */
   position: number;
 }
 
@@ -32,7 +38,7 @@ export function encodeSequence(parts: SequenceParts): string {
     (version << versionShift) |
     (BigInt(parts.arrivalMs) << timeShift) |
     (BigInt(parts.shard) << shardShift) |
-    BigInt(parts.position)
+    BigInt(parts.position + 1)
   ).toString();
 }
 
@@ -52,11 +58,11 @@ export function decodeSequence(text: string): SequenceParts | undefined {
   if (!/^[1-9]\d{0,128}$/.test(text)) return undefined;
   const value = BigInt(text);
   if (value >> versionShift !== version) return undefined;
-  const position = value & positionMask;
-  if (position > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  const field = value & positionMask;
+  if (field > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
   return {
     arrivalMs: Number((value >> timeShift) & timeMask),
     shard: Number((value >> shardShift) & shardMask),
-    position: Number(position),
+    position: Number(field) - 1,
   };
 }

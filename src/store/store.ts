@@ -36,6 +36,17 @@ export interface ShardDoc {
   endArrivalMs?: number;
 }
 
+/** An enhanced fan-out consumer registered on a stream. */
+export interface ConsumerDoc {
+  name: string;
+  /** Creation time (ms); its ARN ends with it in seconds. */
+  createdMs: number;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING';
+  /** When CREATING or DELETING ends. */
+  statusUntilMs?: number;
+  tags?: Record<string, string>;
+}
+
 /** A stream's metadata document. `version` is maintained by the store (compare-and-set). */
 export interface StreamDoc {
   name: string;
@@ -59,6 +70,8 @@ export interface StreamDoc {
   maxRecordSizeKiB?: number;
   /** Warm throughput asked for with UpdateStreamWarmThroughput (ON_DEMAND streams). */
   warmThroughputMiBps?: number;
+  /** Enhanced fan-out consumers (RegisterStreamConsumer), in registration order. */
+  consumers?: ConsumerDoc[];
   /** Records that arrived before this stay expired after a retention increase (ms). */
   retentionFloorMs?: number;
   /** Resource policy document (JSON text) attached with PutResourcePolicy. */
