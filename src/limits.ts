@@ -43,9 +43,12 @@ export const kinesis = {
   maxShardsPerStream: 10_000,
   /** UpdateStreamMode: two capacity mode switches per stream in a rolling 24 hours (AWS docs). */
   modeSwitchesPerDay: 2,
-  /** Per-shard write capacity: 1 MiB/s or 1,000 records/s (service limits). */
+  /** Per-shard write capacity: 1 MiB/s or 1,000 records/s; reads: 2 MiB/s and 5 GetRecords
+   * calls/s (service limits; `--throughput aws`, the default). */
   shardWriteBytesPerSec: 1024 * 1024,
   shardWriteRecordsPerSec: 1000,
+  shardReadBytesPerSec: 2 * 1024 * 1024,
+  shardReadCallsPerSec: 5,
   /** Enhanced fan-out: 20 registered consumers per stream (service limit); ListStreamConsumers
    * pages default to 100. */
   consumersPerStream: 20,

@@ -24,7 +24,18 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
 function startProcess(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--create-stream-ms', '0'],
+    [
+      bin,
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--create-stream-ms',
+      '0',
+      '--throughput',
+      'unlimited',
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

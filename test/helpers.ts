@@ -14,7 +14,15 @@ export async function startTestServer(overrides: Partial<SluiceOptions> = {}): P
     memory: true,
     fsync: false,
     ...overrides,
-    engine: { createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, ...overrides.engine },
+    // Functional tests run without per-shard throughput limits (they call faster than 5 reads/s);
+    // test/throughput.test.ts runs with the service's limits.
+    engine: {
+      createStreamMs: 0,
+      deleteStreamMs: 0,
+      updateStreamMs: 0,
+      throughput: undefined,
+      ...overrides.engine,
+    },
   });
 }
 

@@ -17,6 +17,7 @@ import { messages } from './messages.js';
 import { defaultOnDemandPolicy, type OnDemandPolicy, OnDemandScaler } from './ondemand.js';
 import { scaleOnDemand } from './resharding.js';
 import { decodeSequence, encodeEndingSequence, encodeSequence } from './sequence.js';
+import { ShardThrottle, type ThroughputLimits } from './throughput.js';
 import { openIterator, openPage, sealIterator, sealPage, TokenSealer } from './tokens.js';
 
 export interface EngineConfig {
@@ -33,7 +34,25 @@ export interface EngineConfig {
   maxRecordSizeBytes: number;
   /** When and how ON_DEMAND streams add shards (src/engine/ondemand.ts). */
   onDemand: OnDemandPolicy;
+  /** Per-shard throughput limits; undefined for none (`--throughput unlimited`). */
+  throughput: ThroughputLimits | undefined;
 }
+
+/** Per-stream and per-shard metrics the engine reports (the service's CloudWatch metrics). */
+export interface StreamMetrics {
+  incoming(stream: string, shard: number, records: number, bytes: number): void;
+  outgoing(stream: string, shard: number, records: number, bytes: number, iteratorAgeMs: number): void;
+  writeThrottled(stream: string, shard: number): void;
+  readThrottled(stream: string, shard: number): void;
+}
+
+/** The service's per-shard limits (src/limits.ts). */
+export const awsThroughput: ThroughputLimits = {
+  writeBytesPerSec: kinesis.shardWriteBytesPerSec,
+  writeRecordsPerSec: kinesis.shardWriteRecordsPerSec,
+  readBytesPerSec: kinesis.shardReadBytesPerSec,
+  readCallsPerSec: kinesis.shardReadCallsPerSec,
+};
 
 export const defaultEngineConfig: EngineConfig = {
   accountId: kinesis.defaultAccountId,
@@ -45,6 +64,7 @@ export const defaultEngineConfig: EngineConfig = {
   iteratorTtlMs: kinesis.iteratorTtlMs,
   maxRecordSizeBytes: kinesis.maxRecordSizeBytes,
   onDemand: defaultOnDemandPolicy,
+  throughput: awsThroughput,
 };
 
 /** How a request names its stream: any of the three members the model allows. */
@@ -136,6 +156,9 @@ export class Engine {
   private unwatch: () => void = () => {};
 
   private readonly keyring: KeyRing;
+  private readonly throttle: ShardThrottle;
+  /** Where per-stream and per-shard metrics go (the /metrics endpoint), if anywhere. */
+  metrics: StreamMetrics | undefined;
   private readonly scaler: OnDemandScaler;
   private scaleTimer: NodeJS.Timeout | undefined;
   /** Told of every append this frontend commits (stream key, shard indexes): readers that wait
@@ -148,6 +171,7 @@ export class Engine {
     readonly sealer: TokenSealer,
   ) {
     this.keyring = new KeyRing(store);
+    this.throttle = new ShardThrottle(config.throughput);
     this.scaler = new OnDemandScaler(config.onDemand);
   }
 
@@ -195,6 +219,7 @@ export class Engine {
 
   private forget(name: string, key: number): void {
     this.scaler?.forget(key);
+    this.throttle?.forgetStream(key);
     const known = this.byName.get(name);
     if (known && known.key === key) this.byName.delete(name);
     this.byKey.delete(key);
@@ -771,7 +796,12 @@ export class Engine {
     const { shards, appended: all, encrypted } = await this.appendRouted(input, [input]);
     const shard = shards[0];
     const appended = all[0];
-    if (!shard || !appended) throw errors.internal();
+    if (!shard) throw errors.internal();
+    if (!appended) {
+      throw errors.throughputExceeded(
+        messages.writeRateExceeded(shardIdOf(shard.index), doc.name, this.config.accountId),
+      );
+    }
     return {
       ShardId: shardIdOf(shard.index),
       SequenceNumber: encodeSequence({ ...appended, shard: shard.index }),
@@ -788,11 +818,17 @@ export class Engine {
     });
     this.findActive(input);
     if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
-    const { shards, appended, encrypted } = await this.appendRouted(input, input.Records);
+    const { doc, shards, appended, encrypted } = await this.appendRouted(input, input.Records);
     return {
-      FailedRecordCount: 0,
+      FailedRecordCount: appended.reduce((n, a) => (a ? n : n + 1), 0),
       Records: appended.map((a, i) => {
         const index = (shards[i] as ShardDoc).index;
+        if (!a) {
+          return {
+            ErrorCode: 'ProvisionedThroughputExceededException',
+            ErrorMessage: messages.writeRateExceeded(shardIdOf(index), doc.name, this.config.accountId),
+          };
+        }
         return { SequenceNumber: encodeSequence({ ...a, shard: index }), ShardId: shardIdOf(index) };
       }),
       EncryptionType: encrypted ? 'KMS' : undefined,
@@ -807,30 +843,61 @@ export class Engine {
   private async appendRouted(
     ref: StreamRef,
     records: RecordInput[],
-  ): Promise<{ shards: ShardDoc[]; appended: Appended[]; encrypted: boolean }> {
+  ): Promise<{
+    doc: StreamDoc;
+    shards: ShardDoc[];
+    appended: Array<Appended | undefined>;
+    encrypted: boolean;
+  }> {
     for (let attempt = 1; ; attempt++) {
       const doc = this.findActive(ref);
       const shards = records.map((record) => this.route(doc, record));
+      const sizes = records.map((r) => r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8'));
+      // Records over their shard's write limit are refused in place; the others go on.
+      const admitted = records.map((_, i) =>
+        this.throttle.admitWrite(doc.key, (shards[i] as ShardDoc).index, sizes[i] ?? 0),
+      );
       const entries = await Promise.all(
-        records.map((record, i) => this.stored(doc, (shards[i] as ShardDoc).index, record)),
+        records.flatMap((record, i) =>
+          admitted[i] ? [this.stored(doc, (shards[i] as ShardDoc).index, record)] : [],
+        ),
       );
       try {
-        const appended = await this.store.append(doc.key, entries);
-        if (this.appendListeners.size > 0) {
-          const touched = new Set(shards.map((s) => s.index));
-          for (const listener of this.appendListeners) listener(doc.key, touched);
-        }
-        if (doc.mode === 'ON_DEMAND') {
-          let bytes = 0;
-          for (const record of records) bytes += record.Data.length + Buffer.byteLength(record.PartitionKey);
-          this.scaler.noteWrite(doc.key, records.length, bytes);
-        }
-        return { shards, appended, encrypted: entries[0]?.keyId !== undefined };
+        const stored = entries.length > 0 ? await this.store.append(doc.key, entries) : [];
+        let next = 0;
+        const appended = admitted.map((ok) => (ok ? stored[next++] : undefined));
+        this.afterAppend(doc, shards, sizes, appended);
+        return { doc, shards, appended, encrypted: entries[0]?.keyId !== undefined };
       } catch (error) {
         if (!(error instanceof ShardSealedError) || attempt >= engineDefaults.casAttempts) throw error;
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
+  }
+
+  /** Tell the subscribers, the on-demand meter and the metrics what an append did. */
+  private afterAppend(
+    doc: StreamDoc,
+    shards: ShardDoc[],
+    sizes: number[],
+    appended: Array<Appended | undefined>,
+  ): void {
+    const touched = new Set<number>();
+    let records = 0;
+    let bytes = 0;
+    appended.forEach((a, i) => {
+      const shard = (shards[i] as ShardDoc).index;
+      if (a) {
+        touched.add(shard);
+        records++;
+        bytes += sizes[i] ?? 0;
+        this.metrics?.incoming(doc.name, shard, 1, sizes[i] ?? 0);
+      } else {
+        this.metrics?.writeThrottled(doc.name, shard);
+      }
+    });
+    if (touched.size > 0) for (const listener of this.appendListeners) listener(doc.key, touched);
+    if (doc.mode === 'ON_DEMAND' && records > 0) this.scaler.noteWrite(doc.key, records, bytes);
   }
 
   async getShardIterator(
@@ -949,6 +1016,12 @@ export class Engine {
         messages.shardNotFound(shardIdOf(it.shard), doc.name, this.config.accountId),
       );
     }
+    if (!this.throttle.admitRead(doc.key, shard.index, now)) {
+      this.metrics?.readThrottled(doc.name, shard.index);
+      throw errors.throughputExceeded(
+        messages.readRateExceeded(this.config.accountId, doc.name, shardIdOf(shard.index)),
+      );
+    }
     const read = await this.readShard(
       doc,
       shard,
@@ -957,6 +1030,8 @@ export class Engine {
       kinesis.getRecordsMaxBytes,
       now,
     );
+    this.throttle.chargeRead(doc.key, shard.index, read.bytes, now);
+    this.metrics?.outgoing(doc.name, shard.index, read.records.length, read.bytes, read.millisBehindLatest);
     return {
       Records: read.records,
       NextShardIterator: read.ended

@@ -68,6 +68,10 @@ export const messages = {
   timestampInFuture: (atMs: number, nowMs: number) =>
     `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${atMs}, currentTimestampInMillis: ${nowMs}`,
   invalidIterator: 'Invalid ShardIterator.',
+  writeRateExceeded: (shardId: string, name: string, account: string) =>
+    `Rate exceeded for shard ${shardId} in stream ${name} under account ${account}.`,
+  readRateExceeded: (account: string, name: string, shardId: string) =>
+    `Rate exceeded for Shard - ${account}/${name}/${shardId}`,
   // -- consumers
   invalidConsumerArn: (arn: string) => `ConsumerARN ${arn} is not a valid consumer ARN.`,
   consumerRefRequired: 'Either ConsumerARN or both StreamARN and ConsumerName should be provided.',

@@ -16,6 +16,8 @@ export const errors = {
   invalidArgument: (message: string) => new KinesisError('InvalidArgumentException', message),
   limitExceeded: (message: string) => new KinesisError('LimitExceededException', message),
   expiredIterator: (message: string) => new KinesisError('ExpiredIteratorException', message),
+  throughputExceeded: (message: string) =>
+    new KinesisError('ProvisionedThroughputExceededException', message),
   expiredNextToken: (message: string) => new KinesisError('ExpiredNextTokenException', message),
   internal: () =>
     new KinesisError(

@@ -1,0 +1,103 @@
+/**
+ * Per-shard throughput limits as the service applies them: writes of 1 MiB/s or 1,000 records/s,
+ * reads of 2 MiB/s and 5 GetRecords calls/s (configurable). Each limit is a token bucket that
+ * refills continuously and holds one second of allowance; a call is admitted while its bucket is
+ * positive and then charged in full, so a large record or read is allowed and the shard's
+ * following calls wait it off (as the service does with 10 MiB reads).
+ *
+ * The buckets live in the frontend that serves the call: in a fleet each frontend enforces the
+ * limits on what it sees (see ARCHITECTURE.md).
+ */
+export interface ThroughputLimits {
+  writeBytesPerSec: number;
+  writeRecordsPerSec: number;
+  readBytesPerSec: number;
+  readCallsPerSec: number;
+}
+
+class Bucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly perSec: number,
+    now: number,
+  ) {
+    this.tokens = perSec;
+    this.last = now;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.perSec, this.tokens + ((now - this.last) / 1000) * this.perSec);
+    this.last = now;
+  }
+
+  /** Whether a call may go now (the bucket is not in debt). */
+  open(now: number, need = Number.MIN_VALUE): boolean {
+    this.refill(now);
+    return this.tokens >= need;
+  }
+
+  charge(amount: number): void {
+    this.tokens -= amount;
+  }
+}
+
+interface ShardBuckets {
+  writeBytes: Bucket;
+  writeRecords: Bucket;
+  readBytes: Bucket;
+  readCalls: Bucket;
+}
+
+export class ShardThrottle {
+  /** One entry per shard that saw traffic; dropped with its stream (bounded by the shard count). */
+  private readonly shards = new Map<string, ShardBuckets>();
+
+  constructor(private readonly limits: ThroughputLimits | undefined) {}
+
+  private bucketsOf(streamKey: number, shard: number, now: number): ShardBuckets {
+    const key = `${streamKey}:${shard}`;
+    let buckets = this.shards.get(key);
+    if (!buckets) {
+      const l = this.limits as ThroughputLimits;
+      buckets = {
+        writeBytes: new Bucket(l.writeBytesPerSec, now),
+        writeRecords: new Bucket(l.writeRecordsPerSec, now),
+        readBytes: new Bucket(l.readBytesPerSec, now),
+        readCalls: new Bucket(l.readCallsPerSec, now),
+      };
+      this.shards.set(key, buckets);
+    }
+    return buckets;
+  }
+
+  /** Admit one record of `bytes` to a shard, charging it; false when the shard is over its limit. */
+  admitWrite(streamKey: number, shard: number, bytes: number, now = Date.now()): boolean {
+    if (!this.limits) return true;
+    const b = this.bucketsOf(streamKey, shard, now);
+    if (!b.writeRecords.open(now, 1) || !b.writeBytes.open(now)) return false;
+    b.writeRecords.charge(1);
+    b.writeBytes.charge(bytes);
+    return true;
+  }
+
+  /** Admit a GetRecords call on a shard (5 per second, and no read debt), charging the call. */
+  admitRead(streamKey: number, shard: number, now = Date.now()): boolean {
+    if (!this.limits) return true;
+    const b = this.bucketsOf(streamKey, shard, now);
+    if (!b.readCalls.open(now, 1) || !b.readBytes.open(now)) return false;
+    b.readCalls.charge(1);
+    return true;
+  }
+
+  /** Charge the bytes a read returned. */
+  chargeRead(streamKey: number, shard: number, bytes: number, now = Date.now()): void {
+    if (!this.limits) return;
+    this.bucketsOf(streamKey, shard, now).readBytes.charge(bytes);
+  }
+
+  forgetStream(streamKey: number): void {
+    for (const key of this.shards.keys()) if (key.startsWith(`${streamKey}:`)) this.shards.delete(key);
+  }
+}
