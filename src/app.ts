@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
+import { type AuthOptions, createAuthenticator, loadAccessKeys } from './server/auth.js';
 import { createHandler } from './server/handler.js';
 import { type Listening, listen } from './server/listener.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -15,6 +16,9 @@ export interface SluiceOptions {
   fsync: boolean;
   tls?: { port: number; certPath?: string; keyPath?: string };
   engine: Partial<EngineConfig>;
+  /** Verify SigV4 signatures against these access keys and enforce stream resource policies
+   * (`--auth`); without it any well-formed Authorization header is accepted. */
+  auth?: AuthOptions;
   log?: (line: string) => void;
 }
 
@@ -27,6 +31,10 @@ export interface Sluice {
 
 /** Open the store, build the engine from it, and serve. */
 export async function startSluice(options: SluiceOptions): Promise<Sluice> {
+  // Read the access keys first: a bad credentials file fails before the store is opened.
+  const accessKeys = options.auth
+    ? loadAccessKeys(options.auth, options.engine.accountId ?? defaultEngineConfig.accountId)
+    : undefined;
   const store = new SqliteStore({
     dataDir: options.memory ? undefined : options.dataDir,
     fsync: options.fsync,
@@ -40,6 +48,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
       { host: options.host, port: options.port, tls },
       createHandler({
         engine,
+        authenticate: accessKeys && createAuthenticator(engine, accessKeys, options.auth?.now),
         onFault: (error) => log(`internal error: ${(error as Error)?.stack ?? error}`),
       }),
     );

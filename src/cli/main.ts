@@ -28,6 +28,35 @@ program
   .option('--tls-port <port>', 'port for TLS', integer(0, 65535), 4568)
   .option('--cert <file>', 'TLS certificate (PEM); default: self-signed, generated on first use')
   .option('--key <file>', 'TLS private key (PEM)')
+  .addOption(
+    new Option('--throughput <mode>', "per-shard throughput limits: the service's, or none")
+      .choices(['aws', 'unlimited'])
+      .default('aws'),
+  )
+  .option(
+    '--shard-write-bytes-per-sec <n>',
+    'per-shard write limit in bytes/s',
+    integer(1),
+    kinesis.shardWriteBytesPerSec,
+  )
+  .option(
+    '--shard-write-records-per-sec <n>',
+    'per-shard write limit in records/s',
+    integer(1),
+    kinesis.shardWriteRecordsPerSec,
+  )
+  .option(
+    '--shard-read-bytes-per-sec <n>',
+    'per-shard read limit in bytes/s',
+    integer(1),
+    kinesis.shardReadBytesPerSec,
+  )
+  .option(
+    '--shard-read-calls-per-sec <n>',
+    'per-shard GetRecords calls/s',
+    integer(1),
+    kinesis.shardReadCallsPerSec,
+  )
   .option(
     '--shard-limit <n>',
     'open shards allowed across all streams',
@@ -56,7 +85,17 @@ program
   .addOption(
     new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId),
   )
+  .option(
+    '--auth',
+    'verify SigV4 signatures and enforce stream resource policies (keys from --credentials-file and/or SLUICE_ACCESS_KEY_ID/SLUICE_SECRET_ACCESS_KEY)',
+    false,
+  )
+  .option(
+    '--credentials-file <file>',
+    'JSON array of {"accessKeyId", "secretAccessKey", "sessionToken"?, "principal"?} (with --auth)',
+  )
   .action(async (opts) => {
+    if (opts.credentialsFile !== undefined && !opts.auth) program.error('--credentials-file needs --auth');
     if ((opts.cert === undefined) !== (opts.key === undefined)) {
       program.error('--cert and --key go together');
     }
@@ -69,6 +108,15 @@ program
       fsync: opts.fsync,
       tls: opts.tls ? { port: opts.tlsPort, certPath: opts.cert, keyPath: opts.key } : undefined,
       engine: {
+        throughput:
+          opts.throughput === 'unlimited'
+            ? undefined
+            : {
+                writeBytesPerSec: opts.shardWriteBytesPerSec,
+                writeRecordsPerSec: opts.shardWriteRecordsPerSec,
+                readBytesPerSec: opts.shardReadBytesPerSec,
+                readCallsPerSec: opts.shardReadCallsPerSec,
+              },
         shardLimit: opts.shardLimit,
         createStreamMs: opts.createStreamMs,
         deleteStreamMs: opts.deleteStreamMs,
@@ -76,6 +124,7 @@ program
         region: opts.region,
         accountId: opts.accountId,
       },
+      auth: opts.auth ? { credentialsFile: opts.credentialsFile, env: process.env } : undefined,
       log: (line) => console.error(line),
     });
     const store = opts.memory ? 'in memory' : `in ${opts.dataDir}`;
