@@ -1,9 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { subscriptionStats } from './api/subscribe.js';
 import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
+import { ResourceGuard } from './fleet/guard.js';
+import { Metrics } from './fleet/metrics.js';
+import { Admission, type AdmissionLimits } from './server/admission.js';
 import { type AuthOptions, createAuthenticator, loadAccessKeys } from './server/auth.js';
-import { createHandler } from './server/handler.js';
+import { createHandler, type HandlerOptions } from './server/handler.js';
 import { type Listening, listen } from './server/listener.js';
 import { SqliteStore } from './store/sqlite.js';
 
@@ -19,6 +23,12 @@ export interface SluiceOptions {
   /** Verify SigV4 signatures against these access keys and enforce stream resource policies
    * (`--auth`); without it any well-formed Authorization header is accepted. */
   auth?: AuthOptions;
+  /** Overrides of admission control's bounds (src/limits.ts `guard`), for tests and tuning. */
+  admission?: Partial<AdmissionLimits>;
+  /** Fault injection (src/chaos), consulted for every parsed request. */
+  faults?: HandlerOptions['faults'];
+  /** Told how every request ended (the dependents map listens here). */
+  onAnswered?: HandlerOptions['onAnswered'];
   log?: (line: string) => void;
 }
 
@@ -26,6 +36,7 @@ export interface Sluice {
   port: number;
   tlsPort?: number;
   engine: Engine;
+  guard: ResourceGuard;
   close(): Promise<void>;
 }
 
@@ -41,18 +52,49 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
   });
   const engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
   const log = options.log ?? (() => {});
+  const admission = new Admission(options.admission);
+  const guard = new ResourceGuard(
+    admission.counters,
+    () => subscriptionStats(engine).active,
+    admission.limits,
+  );
+  admission.guard = guard;
+  const metrics = new Metrics(guard);
+  engine.metrics = metrics;
   let listening: Listening;
   try {
     const tls = options.tls ? { port: options.tls.port, ...(await tlsMaterial(options)) } : undefined;
     listening = await listen(
-      { host: options.host, port: options.port, tls },
+      { host: options.host, port: options.port, tls, counters: admission.counters },
       createHandler({
         engine,
+        admission,
         authenticate: accessKeys && createAuthenticator(engine, accessKeys, options.auth?.now),
+        faults: options.faults,
+        onAnswered: (outcome) => {
+          options.onAnswered?.(outcome);
+          const operation = outcome.operation ?? 'unknown';
+          metrics.requests.inc({ operation, outcome: outcome.errorType || 'ok' });
+          metrics.latency.observe({ operation }, outcome.durationMs / 1000);
+          if (outcome.status === 503) metrics.shed.inc({ reason: outcome.errorType ?? 'unknown' });
+        },
+        health: () => {
+          const resources = guard.report();
+          const alarms = resources.filter((r) => r.alarm).map((r) => r.name);
+          return {
+            healthy: alarms.length === 0,
+            body: { status: alarms.length === 0 ? 'ok' : 'overloaded', store: store.kind, alarms, resources },
+          };
+        },
+        metricsText: async () => ({
+          contentType: metrics.registry.contentType,
+          body: await metrics.registry.metrics(),
+        }),
         onFault: (error) => log(`internal error: ${(error as Error)?.stack ?? error}`),
       }),
     );
   } catch (error) {
+    guard.close();
     await engine.close();
     await store.close();
     throw error;
@@ -61,8 +103,10 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     port: listening.port,
     tlsPort: listening.tlsPort,
     engine,
+    guard,
     close: async () => {
       await listening.close();
+      guard.close();
       await engine.close();
       await store.close();
     },

@@ -101,6 +101,8 @@ export const server = {
   keepAliveTimeoutMs: 65_000,
   /** A new connection must send its first bytes within this time or it is closed. */
   firstBytesTimeoutMs: 10_000,
+  /** A request's headers must arrive within this time (slow-header clients are cut off). */
+  headersTimeoutMs: 10_000,
   /** HTTP/1.1 header size bound (Node's default is 16 KiB; SigV4 headers fit easily). */
   maxHeaderBytes: 16 * 1024,
   /** Concurrent HTTP/2 streams per connection advertised to clients. */
@@ -112,6 +114,36 @@ export const server = {
   subscribeIdleEventMs: 1_000,
   /** Time to wait for in-flight requests when shutting down. */
   shutdownGraceMs: 5_000,
+} as const;
+
+/** The resource guard (src/fleet/guard.ts) and admission control (src/server/admission.ts). */
+export const guard = {
+  /** Alarm at 80% of every limit: shed and report before the limit is hit. */
+  alarmFraction: 0.8,
+  /** Open connections (HTTP/1.1 sockets and HTTP/2 sessions together); further ones are closed at
+   * accept. Far below the open-file limit (20,000 here), leaving room for the store and peers. */
+  maxConnections: 4_096,
+  /** Requests being served at once; past it new ones get 503 before their body is read. 16
+   * callers per core of PutRecords saturate the store long before this. */
+  maxInFlightRequests: 512,
+  /** Request body bytes held at once (declared Content-Length of requests in flight): bounds the
+   * memory of bodies to 256 MiB whatever their sizes. */
+  maxInFlightBodyBytes: 256 * 1024 * 1024,
+  /** SubscribeToShard subscriptions at once (mirrors server.maxSubscriptions). */
+  maxSubscriptions: 1_000,
+  /** Event-loop delay (p99 over each window): alarm at 200 ms, broken at 2 s. */
+  loopDelayWindowMs: 5_000,
+  loopDelayAlarmMs: 200,
+  maxLoopDelayMs: 2_000,
+  /** Used when /proc/self/limits cannot be read. */
+  defaultOpenFileLimit: 1_024,
+  /** Every request must be answered within this time, or it gets 503 (a stuck store must not
+   * hold a client forever); SubscribeToShard streams are exempt. */
+  requestDeadlineMs: 10_000,
+  /** How often admission control re-reads the heap and loop-delay alarms (ms). */
+  pressureCheckMs: 250,
+  /** Distinct per-shard metric series exported; past it new shards are counted under `_other`. */
+  maxShardSeries: 10_000,
 } as const;
 
 /** Defaults for the engine's observable transitions. */

@@ -146,6 +146,23 @@ describe('JSON 1.1 protocol', () => {
   test('/health answers without touching the store', async () => {
     const res = await fetch(`http://127.0.0.1:${server.port}/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok' });
+    const body = (await res.json()) as {
+      status: string;
+      resources: Array<{ name: string; headroom: number }>;
+    };
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(
+      body.resources.map((r) => r.name),
+      [
+        'connections',
+        'in_flight_requests',
+        'in_flight_body_bytes',
+        'subscriptions',
+        'event_loop_delay_p99',
+        'heap_used',
+        'open_files',
+      ],
+    );
+    for (const r of body.resources) assert.ok(r.headroom > 0 && r.headroom <= 1, `${r.name} has headroom`);
   });
 });

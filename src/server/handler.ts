@@ -2,9 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { operations } from '../api/operations.js';
 import { decodeInput, knownOperations } from '../api/validation.js';
 import type { Engine } from '../engine/engine.js';
-import { server as bounds } from '../limits.js';
+import { server as bounds, guard as guardLimits } from '../limits.js';
 import { codecFor, jsonCodec, type WireCodec } from '../protocol/codec.js';
 import { KinesisError } from '../protocol/errors.js';
+import type { Admission } from './admission.js';
 import type { Request, RequestHandler, Response } from './listener.js';
 
 const targetPrefix = 'Kinesis_20131202.';
@@ -37,6 +38,28 @@ export function isStreaming(output: unknown): output is StreamingOutput {
   return typeof output === 'object' && output !== null && (output as StreamingOutput).streaming === true;
 }
 
+/** What fault injection (src/chaos) decides for a request once it is parsed and authenticated. */
+export interface FaultDecision {
+  /** Wait this long before going on (added latency). */
+  delayMs?: number;
+  /** Answer this error instead of running the operation. */
+  error?: KinesisError;
+  /** Reset the connection, or never answer (the client gives up). */
+  drop?: 'reset' | 'hang';
+  /** Change the operation's answer (in-place PutRecords failures, a subscription cut short). */
+  mapOutput?: (output: unknown) => unknown;
+}
+
+/** How a request ended, for metrics and the dependents map. */
+export interface Outcome {
+  context: RequestContext | undefined;
+  operation: string | undefined;
+  status: number;
+  /** The error type answered, if any. */
+  errorType?: string;
+  durationMs: number;
+}
+
 export interface HandlerOptions {
   engine: Engine;
   /**
@@ -45,6 +68,15 @@ export interface HandlerOptions {
    * checked (signatures are not verified).
    */
   authenticate?: (context: RequestContext) => Promise<KinesisError | undefined>;
+  /** Admission control: refuse before reading the body when over a bound. */
+  admission?: Admission;
+  /** Fault injection: consulted after authentication, before the operation. */
+  faults?: (context: RequestContext) => FaultDecision | undefined;
+  /** Told how every request ended. */
+  onAnswered?: (outcome: Outcome) => void;
+  /** `/health` and `/metrics`: resource readings and the Prometheus registry. */
+  health?: () => { healthy: boolean; body: unknown };
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
   /** Called for every request that failed with a server-side fault (for logs). */
   onFault?: (error: unknown) => void;
 }
@@ -56,27 +88,65 @@ const internalFailure = () =>
     500,
   );
 
+/** The answer of overload and of a missed deadline: 503, which the SDKs retry with backoff. */
+const serviceUnavailable = (message: string) => new KinesisError('ServiceUnavailable', message, 503);
+
+/** Thrown to leave a request unanswered (an injected hang or reset). */
+class Dropped extends Error {}
+
 /**
- * The request path after the listener: health, body reading (bounded), the service's checks in
- * its order, wire decoding, validation, authentication, one engine call, and the response.
+ * The request path after the listener: health and metrics, admission (before the body is read),
+ * body reading (bounded), the service's checks in its order, wire decoding, validation,
+ * authentication, fault injection, one engine call within a deadline, and the response.
  */
 export function createHandler(options: HandlerOptions): RequestHandler {
   return (req, res) => {
+    const startedMs = performance.now();
     const requestId = randomUUID();
     res.setHeader('x-amzn-RequestId', requestId);
     res.setHeader('x-amz-id-2', randomBytes(54).toString('base64'));
-    if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
-      send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+    if (req.method === 'GET' && serveAdmin(options, req.url ?? '', res)) return;
+    const codec = codecFor(contentTypeOf(req)) ?? jsonCodec;
+    const declared = Number(header(req, 'content-length') ?? 0) || 0;
+    const holder: { context?: RequestContext } = {};
+    res.once('finish', () => {
+      options.onAnswered?.({
+        context: holder.context,
+        operation: holder.context?.operation ?? operationOf(req),
+        status: res.statusCode,
+        errorType: res.statusCode >= 400 ? String(res.getHeader('x-amzn-ErrorType') ?? '') : undefined,
+        durationMs: performance.now() - startedMs,
+      });
+    });
+    const refused = options.admission?.refuse(declared);
+    if (refused) {
+      sendError(res, codec, serviceUnavailable(`Sluice is overloaded (${refused}); retry with backoff.`));
+      req.resume();
       return;
     }
-    const codec = codecFor(contentTypeOf(req)) ?? jsonCodec;
+    const leave = options.admission?.enter(declared) ?? (() => {});
+    res.once('close', leave);
+    res.once('finish', leave);
     readBody(req, res, codec, (body) => {
-      handle(options, req, body, requestId).then(
+      let streaming = false;
+      const deadline = setTimeout(() => {
+        if (!streaming)
+          sendError(res, codec, serviceUnavailable('The request did not complete within its deadline.'));
+      }, options.admission?.limits.requestDeadlineMs ?? guardLimits.requestDeadlineMs);
+      handle(options, req, body, requestId, holder).then(
         (output) => {
-          if (isStreaming(output)) output.start(res, codec);
-          else send(res, 200, codec.responseContentType, codec.encode(output));
+          clearTimeout(deadline);
+          if (isStreaming(output)) {
+            streaming = true;
+            output.start(res, codec);
+          } else send(res, 200, codec.responseContentType, codec.encode(output));
         },
         (error: unknown) => {
+          if (error instanceof Dropped) {
+            clearTimeout(deadline);
+            return;
+          }
+          clearTimeout(deadline);
           if (error instanceof KinesisError) {
             sendError(res, codec, error);
           } else {
@@ -87,6 +157,29 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       );
     });
   };
+}
+
+/** `/health` and `/metrics`: answered without touching the store or the request path. */
+function serveAdmin(options: HandlerOptions, url: string, res: Response): boolean {
+  const path = url.split('?')[0]?.replace(/\/$/, '');
+  if (path === '/health') {
+    const health = options.health?.() ?? { healthy: true, body: { status: 'ok' } };
+    send(res, health.healthy ? 200 : 503, 'application/json', JSON.stringify(health.body));
+    return true;
+  }
+  if (path === '/metrics' && options.metricsText) {
+    options.metricsText().then(
+      ({ contentType, body }) => send(res, 200, contentType, body),
+      () => send(res, 500, 'text/plain', 'metrics unavailable\n'),
+    );
+    return true;
+  }
+  return false;
+}
+
+function operationOf(req: Request): string | undefined {
+  const target = header(req, 'x-amz-target');
+  return target?.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : undefined;
 }
 
 /** An error answered as the service's XML body (what it sends outside the JSON protocol). */
@@ -105,6 +198,7 @@ async function handle(
   req: Request,
   body: Buffer,
   requestId: string,
+  holder: { context?: RequestContext },
 ): Promise<unknown> {
   const signed = header(req, 'authorization') !== undefined;
   if (req.method !== 'POST') {
@@ -152,10 +246,19 @@ async function handle(
     req,
     body,
   };
+  holder.context = context;
   if (options.authenticate) {
     const denied = await options.authenticate(context);
     if (denied) throw denied;
   }
+  const fault = options.faults?.(context);
+  if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  if (fault?.drop === 'reset') {
+    req.socket?.destroy();
+    throw new Dropped();
+  }
+  if (fault?.drop === 'hang') throw new Dropped();
+  if (fault?.error) throw fault.error;
   const run = operations[operation];
   if (!run) {
     throw new KinesisError(
@@ -163,7 +266,8 @@ async function handle(
       `Sluice does not implement ${operation} yet; see the compatibility table in its README.`,
     );
   }
-  return run(options.engine, decoded.input);
+  const output = await run(options.engine, decoded.input);
+  return fault?.mapOutput ? fault.mapOutput(output) : output;
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { server as bounds } from '../limits.js';
+import { server as bounds, guard as guardLimits } from '../limits.js';
 
 export type Request = http.IncomingMessage | http2.Http2ServerRequest;
 export type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -14,6 +14,8 @@ const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export interface ListenerOptions {
   host: string;
   port: number;
+  /** Counts open connections (for the resource guard); connections past the bound are closed. */
+  counters?: { connections: number };
   /** Opt-in TLS port (ALPN h2 and http/1.1). */
   tls?: { port: number; cert: string | Buffer; key: string | Buffer };
 }
@@ -31,7 +33,13 @@ export interface Listening {
  */
 export async function listen(options: ListenerOptions, handler: RequestHandler): Promise<Listening> {
   const h1 = http.createServer(
-    { maxHeaderSize: bounds.maxHeaderBytes, keepAliveTimeout: bounds.keepAliveTimeoutMs },
+    {
+      maxHeaderSize: bounds.maxHeaderBytes,
+      keepAliveTimeout: bounds.keepAliveTimeoutMs,
+      // Slow clients: headers within 10 s, the whole request within the body bound's time.
+      headersTimeout: bounds.headersTimeoutMs,
+      requestTimeout: bounds.bodyTimeoutMs + bounds.headersTimeoutMs,
+    },
     handler,
   );
   const h2 = http2.createServer(
@@ -39,11 +47,22 @@ export async function listen(options: ListenerOptions, handler: RequestHandler):
     handler,
   );
   const sockets = new Set<net.Socket>();
-  const plain = net.createServer((socket) => {
+  const track = (socket: net.Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    if (options.counters) options.counters.connections++;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (options.counters) options.counters.connections--;
+    });
+  };
+  const plain = net.createServer((socket) => {
+    track(socket);
     sniff(socket, h1, h2);
   });
+  // Past the bound the kernel's accept is answered by closing: cheaper than serving badly.
+  plain.maxConnections = guardLimits.maxConnections;
+  // Idle HTTP/2 sessions are closed like idle HTTP/1.1 keep-alive sockets.
+  h2.setTimeout(bounds.keepAliveTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     plain.once('error', reject);
     plain.listen(options.port, options.host, () => resolve());
@@ -62,10 +81,8 @@ export async function listen(options: ListenerOptions, handler: RequestHandler):
       },
       handler,
     );
-    server.on('secureConnection', (socket: net.Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
+    server.on('secureConnection', (socket: net.Socket) => track(socket));
+    server.maxConnections = guardLimits.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.tls?.port, options.host, () => resolve());
