@@ -69,7 +69,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
       createHandler({
         engine,
         admission,
-        authenticate: accessKeys && createAuthenticator(engine, accessKeys, options.auth?.now),
+        ...(accessKeys ? createAuthenticator(engine, accessKeys, options.auth?.now) : {}),
         faults: options.faults,
         onAnswered: (outcome) => {
           options.onAnswered?.(outcome);

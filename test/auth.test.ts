@@ -243,6 +243,16 @@ describe('SigV4 verification with --auth', () => {
       );
     });
 
+    test(`the SDK over ${over}: the signature is checked before the input, as the service does`, async () => {
+      const kinesis = client({ accessKeyId: alice.accessKeyId, secretAccessKey: 'not-the-secret' }, http1);
+      await assertRefused(
+        kinesis,
+        new CreateStreamCommand({ StreamName: 'not a valid name!', ShardCount: 0 }),
+        'InvalidSignatureException',
+        messages.mismatch,
+      );
+    });
+
     test(`the SDK over ${over}: an unknown key is UnrecognizedClientException`, async () => {
       const kinesis = client({ accessKeyId: 'AKIDNOBODY', secretAccessKey: 'whatever' }, http1);
       await assertRefused(

@@ -127,30 +127,43 @@ function accessKeyOf(entry: unknown, where: string, accountId: string): AccessKe
 }
 
 /** The `authenticate` hook of the handler: signature, then resource policy. */
+/**
+ * The two hooks of `--auth`: `verifySignature` runs before input validation (as the service
+ * checks the signature first) and notes the verified key on the context; `authenticate` runs
+ * after validation and evaluates the resource policy of the stream the input names.
+ */
 export function createAuthenticator(
   engine: Engine,
   keys: AccessKey[],
   now: () => number = Date.now,
-): (context: RequestContext) => Promise<KinesisError | undefined> {
+): {
+  verifySignature: (context: RequestContext) => Promise<KinesisError | undefined>;
+  authenticate: (context: RequestContext) => Promise<KinesisError | undefined>;
+} {
   const byId = new Map(keys.map((key) => [key.accessKeyId, key]));
-  return async (context) => {
-    const verified = await verifySigV4(
-      {
-        method: context.req.method ?? '',
-        url: context.req.url ?? '/',
-        rawHeaders: context.req.rawHeaders,
-        body: context.body,
-      },
-      {
-        region: engine.config.region,
-        service: 'kinesis',
-        nowMs: now(),
-        maxSkewMs: kinesis.signatureMaxSkewMs,
-        keyOf: (id) => byId.get(id),
-      },
-    );
-    if (!verified.ok) return verified.error;
-    return authorize(engine, verified.key as AccessKey, context.operation, context.input);
+  return {
+    verifySignature: async (context) => {
+      const verified = await verifySigV4(
+        {
+          method: context.req.method ?? '',
+          url: context.req.url ?? '/',
+          rawHeaders: context.req.rawHeaders,
+          body: context.body,
+        },
+        {
+          region: engine.config.region,
+          service: 'kinesis',
+          nowMs: now(),
+          maxSkewMs: kinesis.signatureMaxSkewMs,
+          keyOf: (id) => byId.get(id),
+        },
+      );
+      if (!verified.ok) return verified.error;
+      context.principal = verified.key;
+      return undefined;
+    },
+    authenticate: async (context) =>
+      authorize(engine, context.principal as AccessKey, context.operation, context.input),
   };
 }
 

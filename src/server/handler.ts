@@ -19,8 +19,10 @@ export interface RequestContext {
   accessKeyId?: string;
   userAgent?: string;
   sourceAddress?: string;
-  /** The decoded, validated input. */
+  /** The decoded, validated input (empty until validation has run). */
   input: Record<string, unknown>;
+  /** Set by signature verification: who signed the request. */
+  principal?: unknown;
   req: Request;
   body: Buffer;
 }
@@ -63,10 +65,12 @@ export interface Outcome {
 export interface HandlerOptions {
   engine: Engine;
   /**
-   * Authentication and authorization, after the request is parsed and validated: resolves to an
-   * error to answer, or undefined to go on. Without it, only the header's presence and form are
-   * checked (signatures are not verified).
+   * Signature verification, once the target is known and before the input is validated (the
+   * service's order); it may note the verified principal on the context (`principal`). Without
+   * it, only the Authorization header's presence and form are checked.
    */
+  verifySignature?: (context: RequestContext) => Promise<KinesisError | undefined>;
+  /** Authorization, after validation (policies need the stream the input names). */
   authenticate?: (context: RequestContext) => Promise<KinesisError | undefined>;
   /** Admission control: refuse before reading the body when over a bound. */
   admission?: Admission;
@@ -234,19 +238,25 @@ async function handle(
   if (!known || operation === undefined) throw new KinesisError('UnknownOperationException', '');
   const authProblem = checkAuthorizationHeader(req);
   if (authProblem) throw authProblem;
-  const decoded = decodeInput(operation, parsed, codec.wire);
-  if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
   const context: RequestContext = {
     requestId,
     operation,
     accessKeyId: /Credential=([^/,\s]+)/.exec(header(req, 'authorization') ?? '')?.[1],
     userAgent: header(req, 'user-agent'),
     sourceAddress: req.socket?.remoteAddress,
-    input: decoded.input,
+    input: {},
     req,
     body,
   };
   holder.context = context;
+  // The service checks the signature before the input, and the policy after it.
+  if (options.verifySignature) {
+    const refused = await options.verifySignature(context);
+    if (refused) throw refused;
+  }
+  const decoded = decodeInput(operation, parsed, codec.wire);
+  if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
+  context.input = decoded.input;
   if (options.authenticate) {
     const denied = await options.authenticate(context);
     if (denied) throw denied;
