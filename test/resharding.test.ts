@@ -575,3 +575,39 @@ describe('ON_DEMAND capacity policy', () => {
     assert.equal(await openShards('calm'), 4);
   });
 });
+
+describe('ON_DEMAND stream limit', () => {
+  test('an account has at most 50 ON_DEMAND streams', async () => {
+    const server = await startTestServer();
+    const client = kinesisClient(server.port);
+    try {
+      for (let i = 0; i < 50; i++) {
+        await client.send(
+          new CreateStreamCommand({ StreamName: `od-${i}`, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        );
+      }
+      await assert.rejects(
+        client.send(
+          new CreateStreamCommand({ StreamName: 'od-50', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+        ),
+        {
+          name: 'LimitExceededException',
+          message: `This request would exceed the limit of 50 ON_DEMAND streams for the account ${account} in us-east-1.`,
+        },
+      );
+      await client.send(new CreateStreamCommand({ StreamName: 'prov', ShardCount: 1 }));
+      await assert.rejects(
+        client.send(
+          new UpdateStreamModeCommand({
+            StreamARN: `arn:aws:kinesis:us-east-1:${account}:stream/prov`,
+            StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+          }),
+        ),
+        { name: 'LimitExceededException' },
+      );
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});

@@ -336,6 +336,21 @@ export class Engine {
     return doc;
   }
 
+  /** The account's limit on ON_DEMAND streams (50 by default, DescribeLimits reports it). */
+  checkOnDemandLimit(): void {
+    let count = 0;
+    for (const doc of this.byName.values()) if (doc.mode === 'ON_DEMAND') count++;
+    if (count >= kinesis.onDemandStreamCountLimit) {
+      throw errors.limitExceeded(
+        messages.onDemandStreamLimit(
+          this.config.accountId,
+          this.config.region,
+          kinesis.onDemandStreamCountLimit,
+        ),
+      );
+    }
+  }
+
   openShardCount(): number {
     let count = 0;
     for (const doc of this.byName.values())
@@ -363,6 +378,7 @@ export class Engine {
     if (this.byName.has(input.StreamName)) {
       throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
     }
+    if (mode === 'ON_DEMAND') this.checkOnDemandLimit();
     const current = this.openShardCount();
     if (current + count > this.config.shardLimit) {
       throw errors.limitExceeded(

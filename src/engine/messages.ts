@@ -72,6 +72,8 @@ export const messages = {
     `Rate exceeded for shard ${shardId} in stream ${name} under account ${account}.`,
   readRateExceeded: (account: string, name: string, shardId: string) =>
     `Rate exceeded for Shard - ${account}/${name}/${shardId}`,
+  onDemandStreamLimit: (account: string, region: string, limit: number) =>
+    `This request would exceed the limit of ${limit} ON_DEMAND streams for the account ${account} in ${region}.`,
   // -- consumers
   invalidConsumerArn: (arn: string) => `ConsumerARN ${arn} is not a valid consumer ARN.`,
   consumerRefRequired: 'Either ConsumerARN or both StreamARN and ConsumerName should be provided.',

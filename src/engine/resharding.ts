@@ -282,6 +282,7 @@ async function updateStreamMode(
     requireActive(engine, doc);
     const mode = input.StreamModeDetails.StreamMode;
     if (doc.mode === mode) throw errors.resourceInUse(messages.modeUnchanged(doc.name, mode));
+    if (mode === 'ON_DEMAND') engine.checkOnDemandLimit();
     const switches = (doc.modeSwitchesMs ?? []).filter((t) => t > now - dayMs);
     if (switches.length >= kinesis.modeSwitchesPerDay) {
       throw errors.limitExceeded(messages.modeSwitchTooOften(doc.name, engine.config.accountId));
