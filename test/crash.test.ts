@@ -125,7 +125,7 @@ async function readAll(client: KinesisClient): Promise<Map<string, Array<{ data:
 }
 
 test('acknowledged records survive SIGKILL at random moments, in order, once each', async () => {
-  const cycles = 6;
+  const cycles = 10;
   const acked: Acked[] = [];
   for (let cycle = 0; cycle < cycles; cycle++) {
     const { child, port } = await startProcess();
