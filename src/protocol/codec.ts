@@ -1,4 +1,5 @@
 import type { Wire } from '../api/validation.js';
+import { cborCodec } from './cbor.js';
 import { encodeJson, jsonContentType } from './json.js';
 
 /**
@@ -31,7 +32,7 @@ export const jsonCodec: WireCodec = {
 };
 
 /** Every codec the server speaks; the first is the default for error bodies. */
-export const codecs: WireCodec[] = [jsonCodec];
+export const codecs: WireCodec[] = [jsonCodec, cborCodec];
 
 export function codecFor(contentType: string): WireCodec | undefined {
   return codecs.find((c) => c.contentTypes.includes(contentType));
