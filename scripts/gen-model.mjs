@@ -108,10 +108,28 @@ function buildCompactModel(model, source) {
   };
 }
 
+/** Merge what the newest API model has and botocore's does not (scripts/model-additions.json). */
+function addNewest(compact) {
+  const additions = JSON.parse(
+    readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'model-additions.json'), 'utf8'),
+  );
+  Object.assign(compact.operations, additions.operations);
+  Object.assign(compact.shapes, additions.shapes);
+  for (const [shape, members] of Object.entries(additions.members)) {
+    Object.assign(compact.shapes[shape].members, members);
+  }
+  compact.operations = Object.fromEntries(
+    Object.entries(compact.operations).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  compact.shapes = Object.fromEntries(Object.entries(compact.shapes).sort(([a], [b]) => (a < b ? -1 : 1)));
+  compact.source += ' + scripts/model-additions.json';
+  return compact;
+}
+
 function main() {
   const argPath = process.argv[2];
   const { path, source } = argPath ? { path: argPath, source: basename(argPath) } : locateBotocore();
-  const compact = buildCompactModel(readModel(path), source);
+  const compact = addNewest(buildCompactModel(readModel(path), source));
   writeFileSync(OUTPUT, `${JSON.stringify(compact, null, 2)}\n`);
   const counts = `${Object.keys(compact.operations).length} operations, ${Object.keys(compact.shapes).length} shapes`;
   console.log(`wrote ${OUTPUT} (${counts}) from ${source}`);

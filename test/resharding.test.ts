@@ -15,6 +15,7 @@ import {
   SplitShardCommand,
   UpdateShardCountCommand,
   UpdateStreamModeCommand,
+  UpdateStreamRecordDistributionStrategyCommand,
 } from '@aws-sdk/client-kinesis';
 import type { Sluice } from '../src/app.js';
 import { kinesisClient, sleep, startTestServer } from './helpers.js';
@@ -604,6 +605,66 @@ describe('ON_DEMAND stream limit', () => {
           }),
         ),
         { name: 'LimitExceededException' },
+      );
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('record distribution strategy (newest API)', () => {
+  test('AUTO spreads records of one partition key over every shard of an ON_DEMAND stream', async () => {
+    const server = await startTestServer();
+    const client = kinesisClient(server.port);
+    const arn = `arn:aws:kinesis:us-east-1:${account}:stream/auto`;
+    try {
+      await client.send(new CreateStreamCommand({ StreamName: 'prov-auto', ShardCount: 2 }));
+      await assert.rejects(
+        client.send(
+          new UpdateStreamRecordDistributionStrategyCommand({
+            StreamARN: `arn:aws:kinesis:us-east-1:${account}:stream/prov-auto`,
+            RecordDistributionStrategy: 'AUTO',
+          }),
+        ),
+        {
+          name: 'InvalidArgumentException',
+          message:
+            'The record distribution strategy is only supported for streams in ON_DEMAND capacity mode.',
+        },
+      );
+      await client.send(
+        new CreateStreamCommand({ StreamName: 'auto', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+      );
+      const before = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'auto' }));
+      assert.equal(before.StreamDescriptionSummary?.RecordDistributionStrategy, 'USER_PARTITION_KEY');
+      const same = async () => {
+        const out = await client.send(
+          new PutRecordsCommand({
+            StreamName: 'auto',
+            Records: Array.from({ length: 200 }, () => ({ PartitionKey: 'one-key', Data: Buffer.from('x') })),
+          }),
+        );
+        return new Set(out.Records?.map((r) => r.ShardId));
+      };
+      assert.equal((await same()).size, 1, 'by partition key: one shard');
+      await client.send(
+        new UpdateStreamRecordDistributionStrategyCommand({
+          StreamARN: arn,
+          RecordDistributionStrategy: 'AUTO',
+        }),
+      );
+      assert.equal((await same()).size, 4, 'AUTO: every shard');
+      const after = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'auto' }));
+      assert.equal(after.StreamDescriptionSummary?.RecordDistributionStrategy, 'AUTO');
+      await client.send(
+        new CreateStreamCommand({ StreamName: 'big-records', ShardCount: 1, MaxRecordSizeInKiB: 2048 }),
+      );
+      const big = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'big-records' }));
+      assert.equal(
+        big.StreamDescriptionSummary?.MaxRecordSizeInKiB,
+        2048,
+        'CreateStream takes MaxRecordSizeInKiB',
       );
     } finally {
       client.destroy();

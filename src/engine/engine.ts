@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { engine as engineDefaults, kinesis } from '../limits.js';
 import { errors, KinesisError } from '../protocol/errors.js';
 import {
@@ -365,10 +365,16 @@ export class Engine {
     ShardCount?: number;
     StreamModeDetails?: { StreamMode: StreamMode };
     Tags?: Record<string, string>;
+    MaxRecordSizeInKiB?: number;
+    WarmThroughputMiBps?: number;
+    RecordDistributionStrategy?: 'AUTO' | 'USER_PARTITION_KEY';
   }): Promise<Record<string, never>> {
     const mode = input.StreamModeDetails?.StreamMode ?? 'PROVISIONED';
     if (mode === 'ON_DEMAND' && input.ShardCount !== undefined) {
       throw errors.invalidArgument(messages.shardCountWithOnDemand);
+    }
+    if (mode !== 'ON_DEMAND' && input.RecordDistributionStrategy === 'AUTO') {
+      throw errors.invalidArgument(messages.autoNeedsOnDemand);
     }
     // Without a ShardCount the service creates the on-demand default number of shards.
     const count = input.ShardCount ?? kinesis.onDemandInitialShards;
@@ -411,6 +417,13 @@ export class Engine {
       tags: input.Tags ?? {},
       encryptionType: 'NONE',
       shardLevelMetrics: [],
+      ...(input.MaxRecordSizeInKiB === undefined ? {} : { maxRecordSizeKiB: input.MaxRecordSizeInKiB }),
+      ...(mode === 'ON_DEMAND' && input.WarmThroughputMiBps !== undefined
+        ? { warmThroughputMiBps: input.WarmThroughputMiBps }
+        : {}),
+      ...(input.RecordDistributionStrategy === undefined
+        ? {}
+        : { recordDistribution: input.RecordDistributionStrategy }),
       version: 0,
     };
     const stored = await this.store.putStream(doc, 0);
@@ -570,6 +583,8 @@ export class Engine {
         OpenShardCount: doc.shards.filter((s) => s.closedMs === undefined).length,
         ConsumerCount: (doc.consumers ?? []).length,
         MaxRecordSizeInKiB: this.maxRecordSizeBytes(doc) / 1024,
+        RecordDistributionStrategy:
+          doc.mode === 'ON_DEMAND' ? (doc.recordDistribution ?? 'USER_PARTITION_KEY') : undefined,
         WarmThroughput:
           doc.mode === 'ON_DEMAND' && doc.warmThroughputMiBps !== undefined
             ? { TargetMiBps: doc.warmThroughputMiBps, CurrentMiBps: doc.warmThroughputMiBps }
@@ -724,7 +739,11 @@ export class Engine {
   /** The open shard whose hash key range holds the record's hash key. */
   private route(doc: StreamDoc, record: RecordInput): ShardDoc {
     let hash: bigint;
-    if (record.ExplicitHashKey !== undefined) {
+    if (doc.mode === 'ON_DEMAND' && doc.recordDistribution === 'AUTO') {
+      // AUTO: spread evenly, ignoring the partition and explicit hash keys.
+      const bytes = randomBytes(16);
+      hash = (bytes.readBigUInt64BE(0) << 64n) | bytes.readBigUInt64BE(8);
+    } else if (record.ExplicitHashKey !== undefined) {
       hash = BigInt(record.ExplicitHashKey);
       if (hash > kinesis.maxHashKey)
         throw errors.invalidArgument(messages.invalidHashKey(record.ExplicitHashKey));

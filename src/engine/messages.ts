@@ -74,6 +74,8 @@ export const messages = {
     `Rate exceeded for Shard - ${account}/${name}/${shardId}`,
   onDemandStreamLimit: (account: string, region: string, limit: number) =>
     `This request would exceed the limit of ${limit} ON_DEMAND streams for the account ${account} in ${region}.`,
+  autoNeedsOnDemand:
+    'The record distribution strategy is only supported for streams in ON_DEMAND capacity mode.',
   // -- consumers
   invalidConsumerArn: (arn: string) => `ConsumerARN ${arn} is not a valid consumer ARN.`,
   consumerRefRequired: 'Either ConsumerARN or both StreamARN and ConsumerName should be provided.',

@@ -320,7 +320,23 @@ export async function scaleOnDemand(engine: Engine, name: string, target: number
   }
 }
 
+async function updateRecordDistribution(
+  engine: Engine,
+  input: { StreamARN: string; StreamId?: string; RecordDistributionStrategy: 'AUTO' | 'USER_PARTITION_KEY' },
+): Promise<Record<string, never>> {
+  await engine.modify(input, (doc) => {
+    if (doc.status !== 'ACTIVE' && doc.status !== 'UPDATING') {
+      throw errors.resourceInUse(messages.streamNotActive(doc.name, engine.config.accountId, doc.status));
+    }
+    if (doc.mode !== 'ON_DEMAND') throw errors.invalidArgument(messages.autoNeedsOnDemand);
+    // Takes effect at once, without UPDATING (the operation's documentation).
+    return { ...doc, recordDistribution: input.RecordDistributionStrategy };
+  });
+  return {};
+}
+
 export const reshardingOperations: Record<string, Handler> = {
+  UpdateStreamRecordDistributionStrategy: (e, i: Input) => updateRecordDistribution(e, i),
   SplitShard: (e, i: Input) => splitShard(e, i),
   MergeShards: (e, i: Input) => mergeShards(e, i),
   UpdateShardCount: (e, i: Input) => updateShardCount(e, i),

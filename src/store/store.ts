@@ -68,6 +68,9 @@ export interface StreamDoc {
   shardLevelMetrics: string[];
   /** Largest record data accepted (UpdateMaxRecordSize); absent means the service default. */
   maxRecordSizeKiB?: number;
+  /** How records are placed on an ON_DEMAND stream: by partition key (default) or AUTO (evenly,
+   * ignoring partition and explicit hash keys). */
+  recordDistribution?: 'AUTO' | 'USER_PARTITION_KEY';
   /** Warm throughput asked for with UpdateStreamWarmThroughput (ON_DEMAND streams). */
   warmThroughputMiBps?: number;
   /** Enhanced fan-out consumers (RegisterStreamConsumer), in registration order. */
