@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sluice } from '../src/app.js';
+import { awsCli } from './awscli-helpers.js';
 import { startTestServer } from './helpers.js';
 
-const AWS = '/usr/bin/aws';
 const ACCOUNT = '000000000000';
 const CLI_TIMEOUT_MS = 30_000;
 const stream = `cli-tags-${process.pid}`;
@@ -22,12 +22,6 @@ const arn = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/${stream}`;
 
 let server: Sluice;
 let workDir: string;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** The Kinesis service model of the machine's botocore, as JSON text. */
 function botocoreKinesisModel(): Promise<string> {
@@ -48,67 +42,7 @@ function botocoreKinesisModel(): Promise<string> {
   });
 }
 
-function cliEnv(): NodeJS.ProcessEnv {
-  // Only what the CLI needs: no profile, no credentials file, no proxy, no pager, one attempt.
-  return {
-    PATH: '/usr/bin:/bin',
-    HOME: workDir,
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: 'AKIDSLUICECLI',
-    AWS_SECRET_ACCESS_KEY: 'sluice-cli-secret',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_CLI_AUTO_PROMPT: 'off',
-    AWS_MAX_ATTEMPTS: '1',
-    AWS_RETRY_MODE: 'standard',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_PROXY: '127.0.0.1,localhost',
-  };
-}
-
-/** Run `aws kinesis <args>` against the test server. */
-function aws(args: string[]): Promise<CliResult> {
-  const argv = [
-    '--endpoint-url',
-    `http://127.0.0.1:${server.port}`,
-    '--region',
-    'us-east-1',
-    '--output',
-    'json',
-    'kinesis',
-    ...args,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(
-      AWS,
-      argv,
-      { env: cliEnv(), timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error && (error.killed || typeof error.code !== 'number')) {
-          reject(new Error(`aws ${args.join(' ')} did not finish: ${error.message}\n${stderr}`));
-          return;
-        }
-        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Run a command that must succeed; returns its JSON output ({} for an empty output). */
-async function awsJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
-  const result = await aws(args);
-  assert.equal(result.code, 0, `aws ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return (result.stdout.trim() === '' ? {} : JSON.parse(result.stdout)) as T;
-}
-
-/** Run a command whose output must be empty (the control operations answer an empty object). */
-async function awsQuiet(args: string[]): Promise<void> {
-  const result = await aws(args);
-  assert.equal(result.code, 0, `aws ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  assert.equal(result.stdout, '', `aws ${args.join(' ')} prints nothing`);
-}
+const { aws, awsJson, awsQuiet } = awsCli({ port: () => server.port, home: () => workDir });
 
 before(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'sluice-awscli-meta-'));

@@ -4,29 +4,21 @@
  * JSON it prints and the error line it writes to stderr.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Sluice } from '../src/app.js';
+import { awsCli } from './awscli-helpers.js';
 import { sleep, startTestServer } from './helpers.js';
 
-const AWS = '/usr/bin/aws';
 const ACCOUNT = '000000000000';
-const CLI_TIMEOUT_MS = 30_000;
 /** Long enough that a few CLI calls (about 0.5 s each) fit inside CREATING and DELETING. */
 const TRANSITION_MS = 5_000;
 
 const MAX_HASH = (1n << 128n) - 1n;
 const HALF = 1n << 127n;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Shard {
   ShardId: string;
@@ -60,75 +52,7 @@ const arnOf = (name: string) => `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/${n
 const arn = arnOf(stream);
 const written: Written[] = [];
 
-function cliEnv(): NodeJS.ProcessEnv {
-  // Only what the CLI needs: no profile, no credentials file, no proxy, no pager, one attempt.
-  return {
-    PATH: '/usr/bin:/bin',
-    HOME: workDir,
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: 'AKIDSLUICECLI',
-    AWS_SECRET_ACCESS_KEY: 'sluice-cli-secret',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_CLI_AUTO_PROMPT: 'off',
-    AWS_MAX_ATTEMPTS: '1',
-    AWS_RETRY_MODE: 'standard',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_PROXY: '127.0.0.1,localhost',
-  };
-}
-
-/** Run `aws kinesis <args>` against the test server; resolves with the exit code and output. */
-function aws(args: string[]): Promise<CliResult> {
-  const argv = [
-    '--endpoint-url',
-    `http://127.0.0.1:${port}`,
-    '--region',
-    'us-east-1',
-    '--output',
-    'json',
-    'kinesis',
-    ...args,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(
-      AWS,
-      argv,
-      { env: cliEnv(), timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error && (error.killed || typeof error.code !== 'number')) {
-          reject(new Error(`aws ${args.join(' ')} did not finish: ${error.message}\n${stderr}`));
-          return;
-        }
-        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** Run a command that must succeed; returns its JSON output ({} for an empty output). */
-async function awsJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
-  const result = await aws(args);
-  assert.equal(result.code, 0, `aws ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
-  return (result.stdout.trim() === '' ? {} : JSON.parse(result.stdout)) as T;
-}
-
-/** Run a command that must fail with a service error and check the line the CLI prints. */
-async function awsError(args: string[], type: string, operation: string, message: string): Promise<void> {
-  const result = await aws(args);
-  assert.equal(
-    result.code,
-    254,
-    `aws ${args.join(' ')}: expected exit 254, got ${result.code}: ${result.stderr}`,
-  );
-  assert.equal(result.stdout, '');
-  assert.equal(
-    result.stderr.trim(),
-    `An error occurred (${type}) when calling the ${operation} operation (reached max retries: 0): ${message}`,
-  );
-}
+const { aws, awsJson, awsError, version: cliVersion } = awsCli({ port: () => port, home: () => workDir });
 
 const notFound = (name: string) => `Stream ${name} under account ${ACCOUNT} not found.`;
 
@@ -184,11 +108,7 @@ after(async () => {
 
 describe('AWS CLI v2 scenario', { timeout: 240_000 }, () => {
   it('is the Debian AWS CLI v2', async () => {
-    const version = await new Promise<string>((resolve, reject) => {
-      execFile(AWS, ['--version'], { env: cliEnv(), timeout: CLI_TIMEOUT_MS }, (error, stdout) =>
-        error ? reject(error) : resolve(stdout),
-      );
-    });
+    const version = await cliVersion();
     assert.match(version, /^aws-cli\/2\./);
   });
 
