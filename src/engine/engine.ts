@@ -790,10 +790,21 @@ export class Engine {
   }
 
   /** What the store keeps for a record: its data sealed under the stream's key when encryption is on. */
-  private async stored(doc: StreamDoc, shard: number, record: RecordInput): Promise<AppendEntry> {
+  private async stored(
+    doc: StreamDoc,
+    shard: number,
+    record: RecordInput,
+    sealed: Map<number, { keyId: string; data: Buffer }>,
+    index: number,
+  ): Promise<AppendEntry> {
     const entry: AppendEntry = { shard, data: record.Data, partitionKey: record.PartitionKey };
     if (doc.encryptionType === 'KMS' && doc.keyId !== undefined) {
-      entry.data = await this.keyring.encrypt(doc.keyId, record.Data);
+      let done = sealed.get(index);
+      if (done?.keyId !== doc.keyId) {
+        done = { keyId: doc.keyId, data: await this.keyring.encrypt(doc.keyId, record.Data) };
+        sealed.set(index, done);
+      }
+      entry.data = done.data;
       entry.keyId = doc.keyId;
     }
     return entry;
@@ -884,23 +895,28 @@ export class Engine {
     appended: Array<Appended | undefined>;
     encrypted: boolean;
   }> {
+    const sizes = records.map((r) => r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8'));
+    // Data sealed for encryption at rest, kept across attempts: a store that recognises a retried
+    // entry by its content (NATS message ids) sees the same bytes again.
+    const sealed = new Map<number, { keyId: string; data: Buffer }>();
+    let admitted: boolean[] | undefined;
     for (let attempt = 1; ; attempt++) {
       const doc = this.findActive(ref);
       const shards = records.map((record) => this.route(doc, record));
-      const sizes = records.map((r) => r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8'));
-      // Records over their shard's write limit are refused in place; the others go on.
-      const admitted = records.map((_, i) =>
+      // Records over their shard's write limit are refused in place (charged once per call).
+      admitted ??= records.map((_, i) =>
         this.throttle.admitWrite(doc.key, (shards[i] as ShardDoc).index, sizes[i] ?? 0),
       );
+      const accepted = admitted;
       const entries = await Promise.all(
         records.flatMap((record, i) =>
-          admitted[i] ? [this.stored(doc, (shards[i] as ShardDoc).index, record)] : [],
+          accepted[i] ? [this.stored(doc, (shards[i] as ShardDoc).index, record, sealed, i)] : [],
         ),
       );
       try {
         const stored = entries.length > 0 ? await this.store.append(doc.key, entries) : [];
         let next = 0;
-        const appended = admitted.map((ok) => (ok ? stored[next++] : undefined));
+        const appended = accepted.map((ok) => (ok ? stored[next++] : undefined));
         this.afterAppend(doc, shards, sizes, appended);
         return { doc, shards, appended, encrypted: entries[0]?.keyId !== undefined };
       } catch (error) {
