@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { subscriptionStats } from './api/subscribe.js';
+import { type AdminServer, startAdmin } from './chaos/admin.js';
+import { Chaos } from './chaos/index.js';
 import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
 import { ResourceGuard } from './fleet/guard.js';
 import { Metrics } from './fleet/metrics.js';
@@ -9,7 +11,9 @@ import { Admission, type AdmissionLimits } from './server/admission.js';
 import { type AuthOptions, createAuthenticator, loadAccessKeys } from './server/auth.js';
 import { createHandler, type HandlerOptions } from './server/handler.js';
 import { type Listening, listen } from './server/listener.js';
+import { NatsStore, parseNatsUrl } from './store/nats.js';
 import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
 
 export interface SluiceOptions {
   host: string;
@@ -18,6 +22,9 @@ export interface SluiceOptions {
   dataDir: string;
   memory: boolean;
   fsync: boolean;
+  /** Keep streams and records in a NATS JetStream cluster instead of the embedded store:
+   * `nats://host:port[,host:port...][?replicas=N&prefix=P]` (src/store/nats.ts). */
+  natsUrl?: string;
   tls?: { port: number; certPath?: string; keyPath?: string };
   engine: Partial<EngineConfig>;
   /** Verify SigV4 signatures against these access keys and enforce stream resource policies
@@ -29,6 +36,10 @@ export interface SluiceOptions {
   faults?: HandlerOptions['faults'];
   /** Told how every request ended (the dependents map listens here). */
   onAnswered?: HandlerOptions['onAnswered'];
+  /** Fault rules and the dependents map (src/chaos, docs/chaos.md): rules or a scenario held
+   * from the start (`--faults FILE`), the admin API's port on 127.0.0.1 (`--admin-port`; off
+   * without it), a seed for reproducible fault draws. */
+  chaos?: { faults?: unknown; adminPort?: number; seed?: number };
   log?: (line: string) => void;
 }
 
@@ -37,6 +48,10 @@ export interface Sluice {
   tlsPort?: number;
   engine: Engine;
   guard: ResourceGuard;
+  /** Fault rules, scenarios and the dependents map of this server. */
+  chaos: Chaos;
+  /** Port of the admin API, when it is on. */
+  adminPort?: number;
   close(): Promise<void>;
 }
 
@@ -46,12 +61,20 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
   const accessKeys = options.auth
     ? loadAccessKeys(options.auth, options.engine.accountId ?? defaultEngineConfig.accountId)
     : undefined;
-  const store = new SqliteStore({
-    dataDir: options.memory ? undefined : options.dataDir,
-    fsync: options.fsync,
-  });
-  const engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
   const log = options.log ?? (() => {});
+  const store: Store = options.natsUrl
+    ? await NatsStore.open({ ...parseNatsUrl(options.natsUrl), log })
+    : new SqliteStore({
+        dataDir: options.memory ? undefined : options.dataDir,
+        fsync: options.fsync,
+      });
+  let engine: Engine;
+  try {
+    engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const admission = new Admission(options.admission);
   const guard = new ResourceGuard(
     admission.counters,
@@ -61,6 +84,15 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
   admission.guard = guard;
   const metrics = new Metrics(guard);
   engine.metrics = metrics;
+  let chaos: Chaos;
+  try {
+    chaos = new Chaos(engine, { initial: options.chaos?.faults, seed: options.chaos?.seed });
+  } catch (error) {
+    guard.close();
+    await engine.close();
+    await store.close();
+    throw error;
+  }
   let listening: Listening;
   try {
     const tls = options.tls ? { port: options.tls.port, ...(await tlsMaterial(options)) } : undefined;
@@ -70,9 +102,12 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
         engine,
         admission,
         ...(accessKeys ? createAuthenticator(engine, accessKeys, options.auth?.now) : {}),
-        faults: options.faults,
+        faults: options.faults
+          ? (context) => options.faults?.(context) ?? chaos.decide(context)
+          : chaos.decide,
         onAnswered: (outcome) => {
           options.onAnswered?.(outcome);
+          chaos.answered(outcome);
           const operation = outcome.operation ?? 'unknown';
           metrics.requests.inc({ operation, outcome: outcome.errorType || 'ok' });
           metrics.latency.observe({ operation }, outcome.durationMs / 1000);
@@ -99,12 +134,27 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     await store.close();
     throw error;
   }
+  let admin: AdminServer | undefined;
+  if (options.chaos?.adminPort !== undefined) {
+    try {
+      admin = await startAdmin(chaos, options.chaos.adminPort);
+    } catch (error) {
+      await listening.close();
+      guard.close();
+      await engine.close();
+      await store.close();
+      throw error;
+    }
+  }
   return {
     port: listening.port,
     tlsPort: listening.tlsPort,
     engine,
     guard,
+    chaos,
+    adminPort: admin?.port,
     close: async () => {
+      await admin?.close();
       await listening.close();
       guard.close();
       await engine.close();

@@ -123,11 +123,13 @@ export const guard = {
   /** Open connections (HTTP/1.1 sockets and HTTP/2 sessions together); further ones are closed at
    * accept. Far below the open-file limit (20,000 here), leaving room for the store and peers. */
   maxConnections: 4_096,
-  /** Requests being served at once; past it new ones get 503 before their body is read. 16
-   * callers per core of PutRecords saturate the store long before this. */
-  maxInFlightRequests: 512,
-  /** Request body bytes held at once (declared Content-Length of requests in flight): bounds the
-   * memory of bodies to 256 MiB whatever their sizes. */
+  /** Requests being served at once; past it new ones get 503 before their body is read. A
+   * PutRecords of 500 records costs a few ms of the one event loop, so 128 in flight is already
+   * about half a second of queued work: more would only add latency (measured: at 512, served
+   * calls waited ~470 ms under 3x overload). */
+  maxInFlightRequests: 128,
+  /** Request body bytes held at once (received so far by requests in flight): bounds the memory
+   * of bodies to 256 MiB whatever their sizes. */
   maxInFlightBodyBytes: 256 * 1024 * 1024,
   /** SubscribeToShard subscriptions at once (mirrors server.maxSubscriptions). */
   maxSubscriptions: 1_000,
@@ -161,4 +163,59 @@ export const engine = {
   casAttempts: 5,
   /** Rows deleted per trimming/deletion step, so one step never blocks the event loop long. */
   trimBatchRows: 10_000,
+} as const;
+
+/** Fault injection, the dependents map, scenarios and rehearsals (src/chaos). */
+export const chaos = {
+  /** Fault rules held at once (set by the admin API, a faults file or a scenario): each is checked
+   * on every request, so the bound keeps that check to microseconds. */
+  maxRules: 100,
+  /** Entries in each of a rule's match lists (operations, streams, shards, callers). */
+  maxMatchEntries: 100,
+  /** Added latency per request, whatever the distribution draws: past the request deadline
+   * (guard.requestDeadlineMs, 10 s) the client gets the deadline's 503 anyway. */
+  maxLatencyMs: 30_000,
+  /** An injected hang ends when the client gives up or, at the latest, after this (the request
+   * is then reset), so a client without a timeout cannot hold a request forever. */
+  defaultHangMs: 30_000,
+  maxHangMs: 5 * 60 * 1000,
+  /** A SubscribeToShard cut happens at the latest when the subscription would end anyway. */
+  maxCutAfterMs: 5 * 60 * 1000,
+  /** A rule's start offset, duration and ramp: at most 7 days (a rule without a duration lasts
+   * until it is removed). */
+  maxRuleSpanMs: 7 * 24 * 60 * 60 * 1000,
+  /** Longest wall-clock time a scenario may take once its speed is applied. */
+  maxScenarioWallMs: 24 * 60 * 60 * 1000,
+  /** The admin API: 127.0.0.1 only; `sluice faults`, `dependents` and `rehearse` look here by
+   * default. Off unless `--admin-port` is given. */
+  defaultAdminPort: 4569,
+  adminMaxBodyBytes: 1024 * 1024,
+  adminMaxConnections: 32,
+  adminRequestTimeoutMs: 10_000,
+  /** The dependents map: callers (access key id + user agent product, or source address) and
+   * stream-caller-role edges kept, least recently seen evicted first; about 1 KiB each. */
+  maxCallers: 1_000,
+  maxEdges: 10_000,
+  /** Request rates are estimated over a sliding window of this length (two buckets). */
+  rateWindowMs: 10_000,
+  /** A caller's wait between an answer and its next request counts up to this (an idle caller
+   * is not backing off). */
+  maxWaitMs: 10_000,
+  /** A caller's user agent product is cut to this length; parsed products are cached. */
+  maxProductChars: 64,
+  userAgentCacheEntries: 256,
+  /** A rehearsal samples the dependents map at most this often, and keeps at most this many
+   * samples (the interval grows for long scenarios). */
+  rehearseMinSampleMs: 100,
+  rehearseMaxSamples: 5_000,
+  /** Callers a rehearsal follows (the first seen); memory is samples x callers x 4 numbers. */
+  rehearseMaxCallers: 200,
+  /** A rehearsal's baseline and after-fault observation, when not given: this fraction of the
+   * scenario's wall time, within bounds. */
+  rehearseBaselineFraction: 0.1,
+  rehearseMinBaselineMs: 2_000,
+  rehearseMaxBaselineMs: 60_000,
+  rehearseObserveFraction: 0.2,
+  rehearseMinObserveMs: 3_000,
+  rehearseMaxObserveMs: 120_000,
 } as const;

@@ -1,6 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startSluice } from '../app.js';
-import { engine as engineDefaults, kinesis } from '../limits.js';
+import { addChaosCommands } from '../chaos/cli.js';
+import { readScenario } from '../chaos/scenario.js';
+import {
+  chaos as chaosDefaults,
+  engine as engineDefaults,
+  guard as guardLimits,
+  kinesis,
+} from '../limits.js';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -23,6 +30,11 @@ program
   .option('--port <port>', 'port for HTTP/1.1 and cleartext HTTP/2', integer(0, 65535), 4567)
   .option('--data-dir <dir>', 'folder of the embedded durable store', './sluice-data')
   .option('--memory', 'keep everything in memory (lost on exit)', false)
+  .option(
+    '--store <url>',
+    'keep streams and records in a NATS JetStream cluster instead of the embedded store: ' +
+      'nats://host:port[,host:port...][?replicas=N&prefix=P]',
+  )
   .option('--fsync', 'flush to disk on every commit, so acknowledged records survive power loss', false)
   .option('--tls', 'also serve TLS (ALPN h2 and http/1.1) on --tls-port', false)
   .option('--tls-port <port>', 'port for TLS', integer(0, 65535), 4568)
@@ -86,6 +98,18 @@ program
     new Option('--account-id <id>', 'account named in ARNs and messages').default(kinesis.defaultAccountId),
   )
   .option(
+    '--max-in-flight <n>',
+    'requests served at once; past it new ones get 503 before their body is read',
+    integer(1),
+    guardLimits.maxInFlightRequests,
+  )
+  .option(
+    '--request-deadline-ms <ms>',
+    'answer 503 to a request not done within this time',
+    integer(1),
+    guardLimits.requestDeadlineMs,
+  )
+  .option(
     '--auth',
     'verify SigV4 signatures and enforce stream resource policies (keys from --credentials-file and/or SLUICE_ACCESS_KEY_ID/SLUICE_SECRET_ACCESS_KEY)',
     false,
@@ -94,18 +118,28 @@ program
     '--credentials-file <file>',
     'JSON array of {"accessKeyId", "secretAccessKey", "sessionToken"?, "principal"?} (with --auth)',
   )
+  .option(
+    '--admin-port <port>',
+    `serve the admin API (fault rules, scenarios, dependents map) on 127.0.0.1 at this port (${chaosDefaults.defaultAdminPort} is what the faults, dependents and rehearse commands look for); off by default`,
+    integer(0, 65535),
+  )
+  .option('--faults <file>', 'fault rules to hold from the start: a JSON file of rules or a scenario')
+  .option('--faults-seed <n>', 'seed the fault draws (reproducible runs)', integer(0, 2 ** 32 - 1))
   .action(async (opts) => {
     if (opts.credentialsFile !== undefined && !opts.auth) program.error('--credentials-file needs --auth');
     if ((opts.cert === undefined) !== (opts.key === undefined)) {
       program.error('--cert and --key go together');
     }
     if (!/^\d{12}$/.test(opts.accountId)) program.error('--account-id must be 12 digits');
+    if (opts.store !== undefined && !String(opts.store).startsWith('nats://'))
+      program.error('--store takes nats://host:port[,host:port...]');
     const sluice = await startSluice({
       host: opts.host,
       port: opts.port,
       dataDir: opts.dataDir,
       memory: opts.memory,
       fsync: opts.fsync,
+      natsUrl: opts.store,
       tls: opts.tls ? { port: opts.tlsPort, certPath: opts.cert, keyPath: opts.key } : undefined,
       engine: {
         throughput:
@@ -124,12 +158,23 @@ program
         region: opts.region,
         accountId: opts.accountId,
       },
+      admission: { maxInFlightRequests: opts.maxInFlight, requestDeadlineMs: opts.requestDeadlineMs },
       auth: opts.auth ? { credentialsFile: opts.credentialsFile, env: process.env } : undefined,
+      chaos: {
+        faults: opts.faults === undefined ? undefined : readScenario(opts.faults),
+        adminPort: opts.adminPort,
+        seed: opts.faultsSeed,
+      },
       log: (line) => console.error(line),
     });
-    const store = opts.memory ? 'in memory' : `in ${opts.dataDir}`;
+    const store = opts.store ?? (opts.memory ? 'in memory' : `in ${opts.dataDir}`);
     const tls = sluice.tlsPort === undefined ? '' : `, TLS on https://${opts.host}:${sluice.tlsPort}`;
     console.log(`sluice listening on http://${opts.host}:${sluice.port}${tls} (store ${store})`);
+    if (sluice.adminPort !== undefined) {
+      console.log(
+        `admin API on http://127.0.0.1:${sluice.adminPort} (fault rules, scenarios, dependents map)`,
+      );
+    }
     let stopping = false;
     const stop = () => {
       if (stopping) process.exit(1);
@@ -142,6 +187,8 @@ program
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+
+addChaosCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Wire } from '../api/validation.js';
 import { cborCodec } from './cbor.js';
 import { encodeJson, jsonContentType } from './json.js';
@@ -25,7 +26,11 @@ export const jsonCodec: WireCodec = {
   contentTypes: [jsonContentType, 'application/json'],
   wire: 'json',
   responseContentType: jsonContentType,
-  parse: (body) => JSON.parse(body.toString('utf8')),
+  // Invalid UTF-8 is refused rather than silently replaced with U+FFFD.
+  parse: (body) => {
+    if (!isUtf8(body)) throw new SyntaxError('request body is not valid UTF-8');
+    return JSON.parse(body.toString('utf8'));
+  },
   encode: encodeJson,
   encodeError: (type, message, key) =>
     JSON.stringify(message ? { __type: type, [key]: message } : { __type: type }),

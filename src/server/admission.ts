@@ -31,29 +31,40 @@ export class Admission {
   private pressure: string | undefined;
   guard: ResourceGuard | undefined;
 
-  /** Why a request with this declared body size must be refused now, or undefined to admit it. */
-  refuse(declaredBytes: number, now = Date.now()): string | undefined {
+  /**
+   * Why a new request must be refused now, or undefined to admit it: the in-flight bound, the
+   * body bytes actually held by requests in flight (what clients declare costs nothing until it
+   * arrives, so a slow upload cannot reserve memory it never sends), or a heap in alarm.
+   */
+  refuse(now = Date.now()): string | undefined {
     if (this.counters.inFlightRequests >= this.limits.maxInFlightRequests) return 'in_flight_requests';
-    if (this.counters.inFlightBytes + declaredBytes > limits.maxInFlightBodyBytes)
-      return 'in_flight_body_bytes';
+    if (this.counters.inFlightBytes >= this.limits.maxInFlightBodyBytes) return 'in_flight_body_bytes';
     if (this.guard && now - this.alarmsReadMs >= limits.pressureCheckMs) {
       this.alarmsReadMs = now;
-      const alarms = this.guard.alarms();
-      this.pressure = alarms.find((a) => a === 'heap_used' || a === 'event_loop_delay_p99');
+      // Only memory sheds here: event-loop delay is an alarm for /health, not a reason to refuse
+      // everything (a busy loop is what the in-flight bound already limits).
+      this.pressure = this.guard.alarms().find((a) => a === 'heap_used');
     }
     return this.pressure;
   }
 
-  /** Count a request in; returns the function that counts it out (call once). */
-  enter(declaredBytes: number): () => void {
+  /** Count a request in: `received` adds body bytes as they arrive, `leave` counts it out once. */
+  enter(): { received: (bytes: number) => void; leave: () => void } {
     this.counters.inFlightRequests++;
-    this.counters.inFlightBytes += declaredBytes;
+    let held = 0;
     let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      this.counters.inFlightRequests--;
-      this.counters.inFlightBytes -= declaredBytes;
+    return {
+      received: (bytes) => {
+        if (left) return;
+        held += bytes;
+        this.counters.inFlightBytes += bytes;
+      },
+      leave: () => {
+        if (left) return;
+        left = true;
+        this.counters.inFlightRequests--;
+        this.counters.inFlightBytes -= held;
+      },
     };
   }
 }

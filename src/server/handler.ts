@@ -56,8 +56,12 @@ export interface FaultDecision {
 export interface Outcome {
   context: RequestContext | undefined;
   operation: string | undefined;
+  /** Who sent it, also for requests refused before they were parsed. */
+  accessKeyId?: string;
+  userAgent?: string;
+  sourceAddress?: string;
   status: number;
-  /** The error type answered, if any. */
+  /** The error type answered, if any; `NoResponse` (status 0) when the request was dropped. */
   errorType?: string;
   durationMs: number;
 }
@@ -85,6 +89,20 @@ export interface HandlerOptions {
   onFault?: (error: unknown) => void;
 }
 
+/**
+ * `x-amz-id-2`: an opaque id of 72 bytes in base64, as the service sends. A random prefix per
+ * process and a counter make it unique without drawing random bytes for every request (which
+ * showed in the profile of the overload path).
+ */
+const hostIdPrefix = randomBytes(64);
+let hostIdCounter = 0n;
+function nextHostId(): string {
+  const id = Buffer.alloc(72);
+  hostIdPrefix.copy(id);
+  id.writeBigUInt64BE(hostIdCounter++, 64);
+  return id.toString('base64');
+}
+
 const internalFailure = () =>
   new KinesisError(
     'InternalFailure',
@@ -108,30 +126,48 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     const startedMs = performance.now();
     const requestId = randomUUID();
     res.setHeader('x-amzn-RequestId', requestId);
-    res.setHeader('x-amz-id-2', randomBytes(54).toString('base64'));
+    res.setHeader('x-amz-id-2', nextHostId());
     if (req.method === 'GET' && serveAdmin(options, req.url ?? '', res)) return;
     const codec = codecFor(contentTypeOf(req)) ?? jsonCodec;
     const declared = Number(header(req, 'content-length') ?? 0) || 0;
-    const holder: { context?: RequestContext } = {};
+    const holder: { context?: RequestContext; answered?: () => boolean } = {
+      answered: () => res.writableEnded || res.headersSent,
+    };
     res.once('finish', () => {
+      // A stream destroyed without an answer (reset, client gone) still emits finish.
+      const answered = res.headersSent;
       options.onAnswered?.({
         context: holder.context,
         operation: holder.context?.operation ?? operationOf(req),
-        status: res.statusCode,
-        errorType: res.statusCode >= 400 ? String(res.getHeader('x-amzn-ErrorType') ?? '') : undefined,
+        accessKeyId: accessKeyIdOf(req),
+        userAgent: header(req, 'user-agent'),
+        sourceAddress: req.socket?.remoteAddress,
+        status: answered ? res.statusCode : 0,
+        errorType: !answered
+          ? 'NoResponse'
+          : res.statusCode >= 400
+            ? String(res.getHeader('x-amzn-ErrorType') ?? '')
+            : undefined,
         durationMs: performance.now() - startedMs,
       });
     });
-    const refused = options.admission?.refuse(declared);
+    // A body no request may have is refused as such (not retryable), before admission.
+    if (declared > bounds.maxBodyBytes) {
+      tooLarge(req, res, codec);
+      return;
+    }
+    const refused = options.admission?.refuse();
     if (refused) {
       sendError(res, codec, serviceUnavailable(`Sluice is overloaded (${refused}); retry with backoff.`));
       req.resume();
       return;
     }
-    const leave = options.admission?.enter(declared) ?? (() => {});
-    res.once('close', leave);
-    res.once('finish', leave);
-    readBody(req, res, codec, (body) => {
+    const ticket = options.admission?.enter();
+    if (ticket) {
+      res.once('close', ticket.leave);
+      res.once('finish', ticket.leave);
+    }
+    readBody(req, res, codec, ticket?.received, (body) => {
       let streaming = false;
       const deadline = setTimeout(() => {
         if (!streaming)
@@ -181,6 +217,10 @@ function serveAdmin(options: HandlerOptions, url: string, res: Response): boolea
   return false;
 }
 
+function accessKeyIdOf(req: Request): string | undefined {
+  return /Credential=([^/,\s]+)/.exec(header(req, 'authorization') ?? '')?.[1];
+}
+
 function operationOf(req: Request): string | undefined {
   const target = header(req, 'x-amz-target');
   return target?.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : undefined;
@@ -202,7 +242,7 @@ async function handle(
   req: Request,
   body: Buffer,
   requestId: string,
-  holder: { context?: RequestContext },
+  holder: { context?: RequestContext; answered?: () => boolean },
 ): Promise<unknown> {
   const signed = header(req, 'authorization') !== undefined;
   if (req.method !== 'POST') {
@@ -241,7 +281,7 @@ async function handle(
   const context: RequestContext = {
     requestId,
     operation,
-    accessKeyId: /Credential=([^/,\s]+)/.exec(header(req, 'authorization') ?? '')?.[1],
+    accessKeyId: accessKeyIdOf(req),
     userAgent: header(req, 'user-agent'),
     sourceAddress: req.socket?.remoteAddress,
     input: {},
@@ -262,7 +302,11 @@ async function handle(
     if (denied) throw denied;
   }
   const fault = options.faults?.(context);
-  if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  if (fault?.delayMs) {
+    await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    // Answered meanwhile (the deadline's 503, or the client left): do not run the operation.
+    if (holder.answered?.()) throw new Dropped();
+  }
   if (fault?.drop === 'reset') {
     req.socket?.destroy();
     throw new Dropped();
@@ -313,12 +357,13 @@ function header(req: Request, name: string): string | undefined {
 }
 
 /** Read the request body, bounded in size and time; answers the request itself on failure. */
-function readBody(req: Request, res: Response, codec: WireCodec, done: (body: Buffer) => void): void {
-  const declared = Number(header(req, 'content-length') ?? 0);
-  if (declared > bounds.maxBodyBytes) {
-    tooLarge(req, res, codec);
-    return;
-  }
+function readBody(
+  req: Request,
+  res: Response,
+  codec: WireCodec,
+  received: ((bytes: number) => void) | undefined,
+  done: (body: Buffer) => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
@@ -341,6 +386,7 @@ function readBody(req: Request, res: Response, codec: WireCodec, done: (body: Bu
       return;
     }
     chunks.push(chunk);
+    received?.(chunk.length);
   });
   req.on('end', () => {
     clearTimeout(timer);

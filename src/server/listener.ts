@@ -43,7 +43,14 @@ export async function listen(options: ListenerOptions, handler: RequestHandler):
     handler,
   );
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: bounds.http2MaxConcurrentStreams }, maxSessionMemory: 64 },
+    {
+      // The same header bound as HTTP/1.1 (431 there; the stream is reset here).
+      settings: {
+        maxConcurrentStreams: bounds.http2MaxConcurrentStreams,
+        maxHeaderListSize: bounds.maxHeaderBytes,
+      },
+      maxSessionMemory: 64,
+    },
     handler,
   );
   const sockets = new Set<net.Socket>();
@@ -77,7 +84,10 @@ export async function listen(options: ListenerOptions, handler: RequestHandler):
         allowHTTP1: true,
         cert: options.tls.cert,
         key: options.tls.key,
-        settings: { maxConcurrentStreams: bounds.http2MaxConcurrentStreams },
+        settings: {
+          maxConcurrentStreams: bounds.http2MaxConcurrentStreams,
+          maxHeaderListSize: bounds.maxHeaderBytes,
+        },
       },
       handler,
     );
