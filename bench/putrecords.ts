@@ -1,7 +1,9 @@
 /**
  * A first, small throughput probe: PutRecords of 500 x 1 KiB records from N concurrent callers
  * over keep-alive HTTP/1.1, for a bounded time, against a Sluice started in this process (or at
- * --url). The full harness against peers and a no-op server is issue 5's work.
+ * --url), with the per-shard throughput limits off. The load shares this process with the server:
+ * for numbers to compare, use the harness (`npm run bench`, bench/run.ts), which runs Sluice, its
+ * peers and the no-op server each in their own process.
  *
  *   node dist/bench/putrecords.js [--callers 16] [--seconds 5] [--url http://127.0.0.1:4567]
  */
@@ -28,7 +30,7 @@ const local = values.url
       dataDir: `${process.env.TMPDIR ?? '/tmp'}/sluice-bench-${process.pid}`,
       memory: false,
       fsync: values.fsync,
-      engine: { createStreamMs: 0, deleteStreamMs: 0 },
+      engine: { createStreamMs: 0, deleteStreamMs: 0, throughput: undefined },
     });
 const url = new URL(values.url ?? `http://127.0.0.1:${local?.port}`);
 const agent = new http.Agent({ keepAlive: true, maxSockets: callers });
@@ -83,7 +85,7 @@ await Promise.all(
       const res = await call('PutRecords', body);
       latencies.push(performance.now() - start);
       if (res.status !== 200) throw new Error(`PutRecords answered ${res.status}: ${res.text.slice(0, 200)}`);
-      records += 500;
+      records += 500 - Number(/"FailedRecordCount":(\d+)/.exec(res.text)?.[1] ?? 0);
     }
   }),
 );
