@@ -644,7 +644,8 @@ async function main(): Promise<void> {
  * passes on a freshly generated BENCHMARKS.md; skipped quietly where Biome is not installed. */
 function formatMarkdown(path: string): void {
   const biome = join(root, 'node_modules/.bin/biome');
-  if (!existsSync(biome)) return;
+  // Biome formats files of this repository only.
+  if (!existsSync(biome) || !path.startsWith(`${root}/`)) return;
   try {
     execFileSync(biome, ['format', '--write', path], { cwd: root, stdio: 'ignore' });
   } catch {
