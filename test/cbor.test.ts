@@ -20,6 +20,7 @@ import {
   parseCbor,
 } from '../src/protocol/cbor.js';
 import { codecFor } from '../src/protocol/codec.js';
+import { cborHead } from './fuzz-helpers.js';
 import { rawCall, sleep, startTestServer } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -35,30 +36,12 @@ class Raw {
   constructor(readonly bytes: Buffer) {}
 }
 
-function lengthHead(major: number, length: number | bigint): Buffer {
-  const type = major << 5;
-  const n = BigInt(length);
-  if (n < 24n) return Buffer.from([type | Number(n)]);
-  if (n < 0x100n) return Buffer.from([type | 24, Number(n)]);
-  if (n < 0x10000n) return Buffer.from([type | 25, Number(n >> 8n), Number(n & 0xffn)]);
-  if (n < 0x100000000n) {
-    const out = Buffer.alloc(5);
-    out[0] = type | 26;
-    out.writeUInt32BE(Number(n), 1);
-    return out;
-  }
-  const out = Buffer.alloc(9);
-  out[0] = type | 27;
-  out.writeBigUInt64BE(n, 1);
-  return out;
-}
-
 /** CBORGenerator._writeString: heads by character count, chunks of 3,996 characters beyond. */
 function javaString(text: string): Buffer {
   const bytes = Buffer.from(text, 'utf8');
   const chars = text.length;
   // Up to 3,996 characters one definite string: 0x60+n up to 23 bytes, then 1- or 2-byte lengths.
-  if (chars <= 3996) return Buffer.concat([lengthHead(3, bytes.length), bytes]);
+  if (chars <= 3996) return Buffer.concat([cborHead(3, bytes.length), bytes]);
   const parts: Buffer[] = [Buffer.from([0x7f])];
   let rest = text;
   while (rest.length > 3996) {
@@ -77,20 +60,20 @@ function javaString(text: string): Buffer {
 function javaInteger(value: number | bigint): Buffer {
   const n = BigInt(value);
   if (n >= 0n) {
-    if (n < 1n << 64n) return lengthHead(0, n);
+    if (n < 1n << 64n) return cborHead(0, n);
     const hex = n.toString(16);
     return Buffer.concat([
       Buffer.from([0xc2]),
-      lengthHead(2, Math.ceil(hex.length / 2)),
+      cborHead(2, Math.ceil(hex.length / 2)),
       Buffer.from(hex.padStart(Math.ceil(hex.length / 2) * 2, '0'), 'hex'),
     ]);
   }
   const m = -1n - n;
-  if (m < 1n << 64n) return lengthHead(1, m);
+  if (m < 1n << 64n) return cborHead(1, m);
   const hex = m.toString(16);
   return Buffer.concat([
     Buffer.from([0xc3]),
-    lengthHead(2, Math.ceil(hex.length / 2)),
+    cborHead(2, Math.ceil(hex.length / 2)),
     Buffer.from(hex.padStart(Math.ceil(hex.length / 2) * 2, '0'), 'hex'),
   ]);
 }
@@ -109,7 +92,7 @@ function java(value: unknown): Buffer {
     out.writeDoubleBE(value, 1);
     return out;
   }
-  if (Buffer.isBuffer(value)) return Buffer.concat([lengthHead(2, value.length), value]);
+  if (Buffer.isBuffer(value)) return Buffer.concat([cborHead(2, value.length), value]);
   if (Array.isArray(value))
     return Buffer.concat([Buffer.from([0x9f]), ...value.map(java), Buffer.from([0xff])]);
   if (typeof value === 'object') {
