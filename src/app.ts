@@ -7,13 +7,14 @@ import { Chaos } from './chaos/index.js';
 import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
 import { ResourceGuard } from './fleet/guard.js';
 import { Metrics } from './fleet/metrics.js';
+import { KinesisError } from './protocol/errors.js';
 import { Admission, type AdmissionLimits } from './server/admission.js';
 import { type AuthOptions, createAuthenticator, loadAccessKeys } from './server/auth.js';
 import { createHandler, type HandlerOptions } from './server/handler.js';
 import { type Listening, listen } from './server/listener.js';
 import { NatsStore, parseNatsUrl } from './store/nats.js';
 import { SqliteStore } from './store/sqlite.js';
-import type { Store } from './store/store.js';
+import type { MetaStatus, Store } from './store/store.js';
 
 export interface SluiceOptions {
   host: string;
@@ -75,6 +76,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     await store.close();
     throw error;
   }
+  const meta = metaStatusOf(store);
   const admission = new Admission(options.admission);
   const guard = new ResourceGuard(
     admission.counters,
@@ -116,10 +118,39 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
         health: () => {
           const resources = guard.report();
           const alarms = resources.filter((r) => r.alarm).map((r) => r.name);
+          const view = meta.status();
+          const metadata = {
+            version: view.version,
+            lag: view.lag ?? null,
+            measuredAgoMs: view.measuredMs === undefined ? null : Math.max(0, Date.now() - view.measuredMs),
+          };
+          if (view.unreachable !== undefined) {
+            return {
+              healthy: false,
+              body: {
+                status: 'store-unreachable',
+                store: store.kind,
+                storeError: view.unreachable,
+                metadata,
+                alarms,
+                resources,
+              },
+            };
+          }
           return {
             healthy: alarms.length === 0,
-            body: { status: alarms.length === 0 ? 'ok' : 'overloaded', store: store.kind, alarms, resources },
+            body: {
+              status: alarms.length === 0 ? 'ok' : 'overloaded',
+              store: store.kind,
+              metadata,
+              alarms,
+              resources,
+            },
           };
+        },
+        storeUnavailable: () => {
+          const reason = meta.status().unreachable;
+          return reason === undefined ? undefined : new KinesisError('ServiceUnavailable', reason, 503);
         },
         metricsText: async () => ({
           contentType: metrics.registry.contentType,
@@ -157,10 +188,25 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
       await admin?.close();
       await listening.close();
       guard.close();
+      meta.close();
       await engine.close();
       await store.close();
     },
   };
+}
+
+/**
+ * The metadata view's status for /health: the store's own (NATS: applied log sequence, lag, and
+ * reachability), or for a store without one (the embedded store, where the view is the store) the
+ * count of changes it delivered since start, with no lag.
+ */
+function metaStatusOf(store: Store): { status(): MetaStatus; close(): void } {
+  if (store.metaStatus) return { status: () => store.metaStatus?.() ?? { version: 0 }, close: () => {} };
+  let version = 0;
+  const unwatch = store.watch(() => {
+    version++;
+  });
+  return { status: () => ({ version, lag: 0, measuredMs: Date.now() }), close: unwatch };
 }
 
 /** The given certificate, or a self-signed one generated on first use and kept with the data. */

@@ -219,3 +219,37 @@ export const chaos = {
   rehearseMinObserveMs: 3_000,
   rehearseMaxObserveMs: 120_000,
 } as const;
+
+/** A frontend's view of its store as `/health` shows it, and how a store it cannot reach is
+ * answered (src/store/nats.ts, src/app.ts). */
+export const storeHealth = {
+  /** How often a NATS frontend measures how far its metadata view is behind the log (one
+   * STREAM.INFO of the log: a fleet of 20 frontends makes 20 small requests/s). `/health` shows the
+   * last measurement and never waits for the store; one measurement is in flight at a time, and
+   * it gives up after the store's request timeout (5 s). */
+  metaStatusRefreshMs: 1_000,
+  /** A frontend disconnected from every NATS server for this long takes the store as unreachable:
+   * requests waiting on it fail and new ones are refused at once with a retryable 503 until it
+   * reconnects (it keeps trying every 250 ms). A node of a cluster going away costs a reconnect to
+   * another node, a few milliseconds, so this never fires then; and it keeps a request's wait for
+   * a lost store far below the 10 s request deadline. */
+  unreachableAfterMs: 1_000,
+} as const;
+
+/** `sluice cluster up/down/status` (src/cli/cluster.ts): a local NATS cluster and frontends. */
+export const cluster = {
+  /** Frontends one `sluice cluster up` starts at most: each is a Node process of 60-100 MB, and a
+   * development machine holds a few dozen. */
+  maxFrontends: 100,
+  /** nats-server nodes at most (JetStream replicates at most 5 times). */
+  maxNodes: 5,
+  /** A nats-server must log "Server is ready" within this time. */
+  natsStartTimeoutMs: 15_000,
+  /** A frontend must listen within this time: it waits up to 30 s for JetStream (a new cluster
+   * elects its metadata leader in a few seconds), plus Node's start. */
+  frontendStartTimeoutMs: 45_000,
+  /** `down` waits this long after SIGTERM before SIGKILL (a frontend drains for 5 s). */
+  stopTimeoutMs: 10_000,
+  /** `status` waits this long for a frontend's /health. */
+  healthTimeoutMs: 2_000,
+} as const;

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { server as bounds, guard as guardLimits } from '../limits.js';
 import { codecFor, jsonCodec, type WireCodec } from '../protocol/codec.js';
 import { KinesisError } from '../protocol/errors.js';
+import { StoreUnavailableError } from '../store/store.js';
 import type { Admission } from './admission.js';
 import type { Request, RequestHandler, Response } from './listener.js';
 
@@ -87,6 +88,9 @@ export interface HandlerOptions {
   metricsText?: () => Promise<{ contentType: string; body: string }>;
   /** Called for every request that failed with a server-side fault (for logs). */
   onFault?: (error: unknown) => void;
+  /** The store is known to be unreachable: the error to answer at once (before the operation runs,
+   * rather than from a view that may be stale). */
+  storeUnavailable?: () => KinesisError | undefined;
 }
 
 /**
@@ -189,6 +193,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
           clearTimeout(deadline);
           if (error instanceof KinesisError) {
             sendError(res, codec, error);
+          } else if (error instanceof StoreUnavailableError) {
+            // The store went away during the operation: retryable, and saying so.
+            sendError(res, codec, serviceUnavailable(error.message));
           } else {
             options.onFault?.(error);
             sendError(res, codec, internalFailure());
@@ -313,6 +320,8 @@ async function handle(
   }
   if (fault?.drop === 'hang') throw new Dropped();
   if (fault?.error) throw fault.error;
+  const unavailable = options.storeUnavailable?.();
+  if (unavailable) throw unavailable;
   const run = operations[operation];
   if (!run) {
     throw new KinesisError(

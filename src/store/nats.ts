@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type MsgHdrs, type NatsConnection, nuid } from '@nats-io/transport-node';
+import { storeHealth } from '../limits.js';
 import {
   ApiError,
   backoffMs,
@@ -21,6 +22,7 @@ import {
   type AppendEntry,
   type Appended,
   type MetaChange,
+  type MetaStatus,
   type ReadRequest,
   type ReadResult,
   type Setting,
@@ -28,6 +30,7 @@ import {
   type ShardTip,
   type Store,
   type StoredRecord,
+  StoreUnavailableError,
   type StreamDoc,
 } from './store.js';
 
@@ -568,17 +571,99 @@ export class NatsStore implements Store {
   /** Reads use message gets only until then (read consumers failed). */
   private consumerReadsOffUntil = 0;
 
+  // ---- reachability and the view's lag (for /health) ----
+  /** Set while disconnected from every server (since when), and once that lasted
+   * `storeHealth.unreachableAfterMs`, why the store is unreachable. */
+  private disconnectedSinceMs: number | undefined;
+  private unreachable: string | undefined;
+  private unreachableTimer: NodeJS.Timeout | undefined;
+  private metaStatusTimer: NodeJS.Timeout | undefined;
+  private measuring = false;
+  private metaLag: number | undefined;
+  private metaLagMeasuredMs: number | undefined;
+
   private constructor(
     private readonly nc: NatsConnection,
     readonly replicas: number,
-    options: NatsStoreOptions,
+    private readonly options: NatsStoreOptions,
   ) {
     this.prefix = options.prefix ?? 'sluice';
     if (!/^[A-Za-z0-9_-]+$/.test(this.prefix)) throw new Error('NATS store prefix: letters, digits, _ and -');
     this.metaStream = `${this.prefix}_meta`;
     this.log = options.log ?? (() => {});
     this.requester = new Requester(nc, natsLimits.requestTimeoutMs, natsLimits.timeoutSweepMs);
+    this.requester.gate = () =>
+      this.unreachable === undefined ? undefined : new StoreUnavailableError(this.unreachable);
     this.js = jetstream(nc, { timeout: natsLimits.requestTimeoutMs });
+    this.followConnection();
+  }
+
+  /**
+   * A frontend cut off from every server answers at once instead of letting requests wait for
+   * answers that cannot come: after `storeHealth.unreachableAfterMs` disconnected, requests
+   * waiting fail and new ones are refused with StoreUnavailableError (the API answers 503) until
+   * the client reconnects (it never stops trying). Reconnecting to another node of a cluster takes
+   * milliseconds, well within that time, so a node's loss alone never does this.
+   */
+  private followConnection(): void {
+    const run = async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === 'disconnect' && this.disconnectedSinceMs === undefined) {
+          const since = Date.now();
+          this.disconnectedSinceMs = since;
+          clearTimeout(this.unreachableTimer);
+          this.unreachableTimer = setTimeout(() => {
+            if (this.disconnectedSinceMs !== since || this.closing) return;
+            this.unreachable = `Sluice cannot reach its store: disconnected from every NATS server (${this.servers}) since ${new Date(since).toISOString()}; retry with backoff.`;
+            this.log(`NATS store: unreachable (disconnected since ${new Date(since).toISOString()})`);
+            this.requester.failAll(new StoreUnavailableError(this.unreachable));
+          }, storeHealth.unreachableAfterMs);
+          this.unreachableTimer.unref();
+        } else if (status.type === 'reconnect') {
+          clearTimeout(this.unreachableTimer);
+          if (this.unreachable !== undefined) this.log(`NATS store: reconnected to ${status.server}`);
+          this.disconnectedSinceMs = undefined;
+          this.unreachable = undefined;
+          this.metaLag = undefined;
+          void this.measureMeta();
+        }
+      }
+    };
+    void run().catch((error: unknown) => this.log(`NATS store: connection status: ${error}`));
+  }
+
+  private get servers(): string {
+    return this.options.servers.join(', ');
+  }
+
+  /** Measure the view's lag behind the metadata log now and then (what /health shows). */
+  private startMetaStatus(): void {
+    this.metaStatusTimer = setInterval(() => void this.measureMeta(), storeHealth.metaStatusRefreshMs);
+    this.metaStatusTimer.unref();
+    void this.measureMeta();
+  }
+
+  private async measureMeta(): Promise<void> {
+    if (this.measuring || this.closing || this.unreachable !== undefined) return;
+    this.measuring = true;
+    try {
+      const info = await this.requester.api<StreamInfoReply>(`$JS.API.STREAM.INFO.${this.metaStream}`);
+      this.metaLag = Math.max(0, info.state.last_seq - this.viewSeq);
+      this.metaLagMeasuredMs = Date.now();
+    } catch {
+      // Shown as the last measurement's age; the next tick tries again.
+    } finally {
+      this.measuring = false;
+    }
+  }
+
+  metaStatus(): MetaStatus {
+    return {
+      version: this.viewSeq,
+      lag: this.metaLag,
+      measuredMs: this.metaLagMeasuredMs,
+      unreachable: this.unreachable,
+    };
   }
 
   /** Connect, make sure the metadata log exists, and replay it. */
@@ -615,6 +700,7 @@ export class NatsStore implements Store {
       await store.ensureMetaStream(deadline);
       store.startMetaConsumer();
       await store.syncMeta();
+      store.startMetaStatus();
     } catch (error) {
       await store.close();
       throw error;
@@ -1475,6 +1561,8 @@ export class NatsStore implements Store {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearTimeout(this.unreachableTimer);
+    clearInterval(this.metaStatusTimer);
     this.metaMessages?.stop();
     for (const waiter of this.waiters) waiter.resolve();
     this.waiters = [];

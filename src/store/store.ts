@@ -132,6 +132,27 @@ export class ShardSealedError extends Error {
   }
 }
 
+/**
+ * The store cannot be reached (a NATS frontend cut off from every server): the operation was not
+ * done, or its outcome is unknown as after any failed request. Answered with a retryable 503.
+ */
+export class StoreUnavailableError extends Error {}
+
+/** A frontend's metadata view as `/health` shows it; cheap and synchronous, never waits for the store. */
+export interface MetaStatus {
+  /** Version of the metadata the frontend's shard map is built from: the last metadata-log entry
+   * its view applied (NATS). */
+  version: number;
+  /** Metadata changes the store holds that the view has not applied yet (0: current), as last
+   * measured; undefined before the first measurement. */
+  lag?: number;
+  /** When `lag` was measured (ms since epoch). */
+  measuredMs?: number;
+  /** Why the store is unreachable, while it is: operations then fail at once with
+   * StoreUnavailableError. */
+  unreachable?: string;
+}
+
 export interface ReadRequest {
   streamKey: number;
   shard: number;
@@ -188,6 +209,11 @@ export interface Store {
   positionAt(streamKey: number, shard: number, timestampMs: number): Promise<number>;
   /** Remove records that arrived before `beforeMs`; resolves to how many went. */
   trim(streamKey: number, shard: number, beforeMs: number, maxRows: number): Promise<number>;
+
+  /** The metadata view's version and lag, and whether the store is reachable (for `/health`).
+   * Optional: without it (the embedded store, where the view is the store) the frontend counts
+   * the changes it was told of and reports no lag. */
+  metaStatus?(): MetaStatus;
 
   close(): Promise<void>;
 }

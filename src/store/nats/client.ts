@@ -71,6 +71,8 @@ export class Requester {
   private readonly sub: Subscription;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Consulted before every request: an error refuses it at once (the store is unreachable). */
+  gate: () => Error | undefined = () => undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -89,6 +91,8 @@ export class Requester {
   /** Send `data` to `subject` and resolve to the reply (503 no-responders rejects). */
   request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {
     if (this.closed) return Promise.reject(new Error('NATS store is closed'));
+    const refused = this.gate();
+    if (refused) return Promise.reject(refused);
     return new Promise<Msg>((resolve, reject) => {
       const id = (this.counter++).toString(36);
       const waiter: Waiter = {
@@ -157,6 +161,15 @@ export class Requester {
       this.order = this.order.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Fail every request waiting for an answer (the connection they went out on is gone). */
+  failAll(error: Error): void {
+    for (const waiter of this.waiters.values()) {
+      waiter.settled = true;
+      waiter.reject(error);
+    }
+    this.waiters.clear();
   }
 
   close(): void {
