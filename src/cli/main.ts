@@ -8,6 +8,7 @@ import {
   guard as guardLimits,
   kinesis,
 } from '../limits.js';
+import { addClusterCommands } from './cluster.js';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -189,6 +190,7 @@ program
   });
 
 addChaosCommands(program);
+addClusterCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
