@@ -219,3 +219,9 @@ export const chaos = {
   rehearseMinObserveMs: 3_000,
   rehearseMaxObserveMs: 120_000,
 } as const;
+
+/** Cells (src/engine/cells.ts): a cell's name is a NATS server tag (`cell:NAME`), a metrics label
+ * and part of error messages, so it is short: lower-case letters, digits and hyphens. */
+export const cells = {
+  maxNameChars: 32,
+} as const;
