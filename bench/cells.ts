@@ -8,11 +8,15 @@
  * during the overload. Per-process CPU is sampled in every window: on a small machine the cells
  * share cores, and the table shows how much.
  *
- *   npm run build && node dist/bench/cells.js [--seconds 10] [--rate 10] [--records 100]
+ *   npm run build && node dist/bench/cells.js [--seconds 10] [--rate 10] [--records 100] [--pin]
+ *
+ * `--pin` gives each cell its own core (taskset: cell A's frontend, server and load generator on
+ * CPU 0; cell B's frontend and server and this process, the probe, on CPU 1; n2 unpinned), as cells
+ * on separate machines would have; without it the cells share the machine's cores.
  *
  * Everything binds 127.0.0.1; every phase is bounded in time and every child is stopped at the end.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startFrontend, startNatsCluster, stopFrontend } from '../test/nats-helpers.js';
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '100' },
     callers: { type: 'string', default: '8' },
     seconds: { type: 'string', default: '10' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
@@ -192,6 +197,12 @@ function spawnLoad(url: string, stream: string, rate: number, callers: number, w
   return { child, done };
 }
 
+/** Pin a process and all its threads to one CPU (with --pin). */
+function pin(pid: number | undefined, cpu: number): void {
+  if (!values.pin || pid === undefined) return;
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 const loadChildren = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of loadChildren) child.kill('SIGKILL');
@@ -229,6 +240,11 @@ async function main(): Promise<void> {
     await waitActive(a, 'a-probe');
     await waitActive(b, 'b-probe');
 
+    pin(fa.child.pid, 0);
+    pin(nats.nodes[0]?.child?.pid, 0);
+    pin(fb.child.pid, 1);
+    pin(nats.nodes[1]?.child?.pid, 1);
+    pin(process.pid, 1);
     const pids: Record<string, number | undefined> = {
       'frontend A': fa.child.pid,
       'frontend B': fb.child.pid,
@@ -266,13 +282,16 @@ async function main(): Promise<void> {
     await measure('alone', 'cell A stream (same cell)', a, 'a-probe');
 
     // Cell A's maximum: closed loop, 8 callers of 500 x 1 KiB.
-    const calibrate = await spawnLoad(urlA, 'a-load', 0, 8, 5).done;
+    const calibration = spawnLoad(urlA, 'a-load', 0, 8, 5);
+    pin(calibration.child.pid, 0);
+    const calibrate = await calibration.done;
     const maxRate = calibrate.ok / calibrate.seconds;
     const offered = Math.max(1, Math.round(maxRate * 3));
     console.error(`cell A maximum: ${maxRate.toFixed(1)} PutRecords/s of 500 x 1 KiB; offering ${offered}/s`);
 
     // Cell A overloaded: 3x its maximum, up to 128 callers in flight, for both probe windows.
     const overload = spawnLoad(urlA, 'a-load', offered, 128, seconds * 2 + 4);
+    pin(overload.child.pid, 0);
     await sleep(2_000);
     const loaded = { 'load generator': overload.child.pid };
     const rowB = await measure('cell A at 3x', 'cell B stream (other cell)', b, 'b-probe', loaded);
@@ -300,7 +319,7 @@ function report(
   const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
   const pct = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}%`);
   const lines = [
-    `Probe: PutRecords of ${count} x 1 KiB at ${rate} calls/s (${rate * count} records/s), open loop, ` +
+    `${values.pin ? 'Each cell on its own core (--pin). ' : 'Cells sharing both cores. '}Probe: PutRecords of ${count} x 1 KiB at ${rate} calls/s (${rate * count} records/s), open loop, ` +
       `${seconds} s per window, latency from each call's scheduled time. Cell A's maximum: ` +
       `${maxRate.toFixed(1)} PutRecords/s of 500 x 1 KiB (8 callers); overload offered ${offered}/s ` +
       `(3x) with up to 128 in flight: ${load.ok} answered 200, ${load.shed} shed with 503, ` +
@@ -318,7 +337,7 @@ function report(
     '',
     'CPU: percent of one core over the window (machine: of all cores).',
     '',
-    `Command: \`npm run build && node dist/bench/cells.js --seconds ${seconds} --rate ${rate} --records ${count}\``,
+    `Command: \`npm run build && node dist/bench/cells.js --seconds ${seconds} --rate ${rate} --records ${count}${values.pin ? ' --pin' : ''}\``,
   ];
   console.log(lines.join('\n'));
 }
