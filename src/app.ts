@@ -25,7 +25,7 @@ export interface SluiceOptions {
   memory: boolean;
   fsync: boolean;
   /** Keep streams and records in a NATS JetStream cluster instead of the embedded store:
-   * `nats://host:port[,host:port...][?replicas=N&prefix=P]` (src/store/nats.ts). */
+   * `nats://host:port[,host:port...][?replicas=N&prefix=P&placement=cell]` (src/store/nats.ts). */
   natsUrl?: string;
   tls?: { port: number; certPath?: string; keyPath?: string };
   engine: Partial<EngineConfig>;

@@ -34,7 +34,7 @@ program
   .option(
     '--store <url>',
     'keep streams and records in a NATS JetStream cluster instead of the embedded store: ' +
-      'nats://host:port[,host:port...][?replicas=N&prefix=P]',
+      'nats://host:port[,host:port...][?replicas=N&prefix=P&placement=cell]',
   )
   .option('--fsync', 'flush to disk on every commit, so acknowledged records survive power loss', false)
   .option(

@@ -439,7 +439,7 @@ export class Engine {
     const stored = await this.store.putStream(doc, 0);
     if (!stored) {
       // Another frontend (of any cell: names are unique per account) created it first.
-      const winner = await this.store.getStream(input.StreamName);
+      const winner = await this.store.getStream(input.StreamName).catch(() => undefined);
       if (winner) this.remember(winner);
       throw this.streamExists(winner ?? doc);
     }
