@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   CreateStreamCommand,
+  DescribeLimitsCommand,
   DescribeStreamConsumerCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -142,6 +143,9 @@ describe('cells over a NATS cluster tagged per cell (AWS SDK v3)', { timeout: 24
     );
     assert.deepEqual((await a.send(new ListStreamsCommand({}))).StreamNames, ['alpha']);
     assert.deepEqual((await b.send(new ListStreamsCommand({}))).StreamNames, ['beta']);
+    // The shard limit counts each cell's own open shards.
+    assert.equal((await a.send(new DescribeLimitsCommand({}))).OpenShardCount, 2);
+    assert.equal((await b.send(new DescribeLimitsCommand({}))).OpenShardCount, 1);
   });
 
   test('a request for a stream of the other cell names both cells, however it names the stream', async () => {
