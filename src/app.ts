@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Gauge } from 'prom-client';
 import { generate } from 'selfsigned';
 import { subscriptionStats } from './api/subscribe.js';
 import { type AdminServer, startAdmin } from './chaos/admin.js';
 import { Chaos } from './chaos/index.js';
+import { defaultCell } from './engine/cells.js';
 import { defaultEngineConfig, Engine, type EngineConfig } from './engine/engine.js';
 import { ResourceGuard } from './fleet/guard.js';
 import { Metrics } from './fleet/metrics.js';
@@ -24,7 +26,7 @@ export interface SluiceOptions {
   memory: boolean;
   fsync: boolean;
   /** Keep streams and records in a NATS JetStream cluster instead of the embedded store:
-   * `nats://host:port[,host:port...][?replicas=N&prefix=P]` (src/store/nats.ts). */
+   * `nats://host:port[,host:port...][?replicas=N&prefix=P&placement=cell]` (src/store/nats.ts). */
   natsUrl?: string;
   tls?: { port: number; certPath?: string; keyPath?: string };
   engine: Partial<EngineConfig>;
@@ -64,7 +66,11 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     : undefined;
   const log = options.log ?? (() => {});
   const store: Store = options.natsUrl
-    ? await NatsStore.open({ ...parseNatsUrl(options.natsUrl), log })
+    ? await NatsStore.open({
+        ...parseNatsUrl(options.natsUrl),
+        cell: options.engine.cell ?? defaultCell,
+        log,
+      })
     : new SqliteStore({
         dataDir: options.memory ? undefined : options.dataDir,
         fsync: options.fsync,
@@ -86,6 +92,14 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
   admission.guard = guard;
   const metrics = new Metrics(guard);
   engine.metrics = metrics;
+  // The cell this frontend serves, as an info series (joinable on `instance`), so the other series
+  // keep their labels.
+  new Gauge({
+    name: 'sluice_cell_info',
+    help: 'The cell this frontend serves (--cell): always 1, the cell in the label',
+    labelNames: ['cell'],
+    registers: [metrics.registry],
+  }).set({ cell: engine.config.cell }, 1);
   let chaos: Chaos;
   try {
     chaos = new Chaos(engine, { initial: options.chaos?.faults, seed: options.chaos?.seed });
@@ -143,6 +157,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
               status: alarms.length === 0 ? 'ok' : 'overloaded',
               store: store.kind,
               metadata,
+              cell: engine.config.cell,
               alarms,
               resources,
             },

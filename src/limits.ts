@@ -253,3 +253,9 @@ export const cluster = {
   /** `status` waits this long for a frontend's /health. */
   healthTimeoutMs: 2_000,
 } as const;
+
+/** Cells (src/engine/cells.ts): a cell's name is a NATS server tag (`cell:NAME`), a metrics label
+ * and part of error messages, so it is short: lower-case letters, digits and hyphens. */
+export const cells = {
+  maxNameChars: 32,
+} as const;

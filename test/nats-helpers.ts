@@ -56,6 +56,7 @@ export interface NatsNode {
 function config(
   node: { name: string; port: number; dir: string },
   cluster?: { port: number; routes: number[] },
+  tags: string[] = [],
 ) {
   const lines = [
     `server_name: ${node.name}`,
@@ -64,6 +65,8 @@ function config(
     'max_payload: 16MB',
     `jetstream { store_dir: "${join(node.dir, 'js')}" }`,
   ];
+  // Placement tags (e.g. `cell:a`: the record streams of cell a go to these servers).
+  if (tags.length > 0) lines.push(`server_tags: [${tags.map((t) => JSON.stringify(t)).join(', ')}]`);
   if (cluster) {
     lines.push(
       'cluster {',
@@ -168,8 +171,9 @@ export async function startNats(): Promise<NatsServers> {
   return startNatsCluster(1);
 }
 
-/** `size` nats-servers with JetStream; with more than one, a cluster routed on loopback. */
-export async function startNatsCluster(size = 3): Promise<NatsServers> {
+/** `size` nats-servers with JetStream; with more than one, a cluster routed on loopback.
+ * `tags[i]` are node i's `server_tags`. */
+export async function startNatsCluster(size = 3, tags: string[][] = []): Promise<NatsServers> {
   const ports = await freePorts(size * 2);
   const nodes: NatsNode[] = [];
   for (let i = 0; i < size; i++) {
@@ -177,7 +181,7 @@ export async function startNatsCluster(size = 3): Promise<NatsServers> {
     const node = makeNode(`n${i}`, ports[i] as number, dir, size > 1 ? ports[size + i] : undefined);
     const cluster =
       size > 1 ? { port: ports[size + i] as number, routes: ports.slice(size, size * 2) } : undefined;
-    writeFileSync(join(dir, 'nats.conf'), config(node, cluster));
+    writeFileSync(join(dir, 'nats.conf'), config(node, cluster, tags[i]));
     nodes.push(node);
   }
   const stop = async () => {

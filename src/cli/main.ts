@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startSluice } from '../app.js';
 import { addChaosCommands } from '../chaos/cli.js';
 import { readScenario } from '../chaos/scenario.js';
+import { cellNameProblem, defaultCell } from '../engine/cells.js';
 import {
   chaos as chaosDefaults,
   engine as engineDefaults,
@@ -34,9 +35,19 @@ program
   .option(
     '--store <url>',
     'keep streams and records in a NATS JetStream cluster instead of the embedded store: ' +
-      'nats://host:port[,host:port...][?replicas=N&prefix=P]',
+      'nats://host:port[,host:port...][?replicas=N&prefix=P&placement=cell]',
   )
   .option('--fsync', 'flush to disk on every commit, so acknowledged records survive power loss', false)
+  .option(
+    '--cell <name>',
+    'the cell this frontend serves: new streams are placed in it, streams of other cells are refused',
+    (value: string) => {
+      const problem = cellNameProblem(value);
+      if (problem) throw new InvalidArgumentError(problem);
+      return value;
+    },
+    defaultCell,
+  )
   .option('--tls', 'also serve TLS (ALPN h2 and http/1.1) on --tls-port', false)
   .option('--tls-port <port>', 'port for TLS', integer(0, 65535), 4568)
   .option('--cert <file>', 'TLS certificate (PEM); default: self-signed, generated on first use')
@@ -158,6 +169,7 @@ program
         updateStreamMs: opts.updateStreamMs,
         region: opts.region,
         accountId: opts.accountId,
+        cell: opts.cell,
       },
       admission: { maxInFlightRequests: opts.maxInFlight, requestDeadlineMs: opts.requestDeadlineMs },
       auth: opts.auth ? { credentialsFile: opts.credentialsFile, env: process.env } : undefined,
@@ -170,7 +182,8 @@ program
     });
     const store = opts.store ?? (opts.memory ? 'in memory' : `in ${opts.dataDir}`);
     const tls = sluice.tlsPort === undefined ? '' : `, TLS on https://${opts.host}:${sluice.tlsPort}`;
-    console.log(`sluice listening on http://${opts.host}:${sluice.port}${tls} (store ${store})`);
+    const cell = opts.cell === defaultCell ? '' : `, cell ${opts.cell}`;
+    console.log(`sluice listening on http://${opts.host}:${sluice.port}${tls} (store ${store}${cell})`);
     if (sluice.adminPort !== undefined) {
       console.log(
         `admin API on http://127.0.0.1:${sluice.adminPort} (fault rules, scenarios, dependents map)`,

@@ -11,6 +11,7 @@ import {
   type StreamDoc,
   type StreamMode,
 } from '../store/store.js';
+import { cellOf, checkCell, defaultCell, existsInCell, WrongCellError } from './cells.js';
 import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
 import { KeyRing } from './keyring.js';
 import { messages } from './messages.js';
@@ -36,6 +37,9 @@ export interface EngineConfig {
   onDemand: OnDemandPolicy;
   /** Per-shard throughput limits; undefined for none (`--throughput unlimited`). */
   throughput: ThroughputLimits | undefined;
+  /** The cell this frontend serves (`--cell`, src/engine/cells.ts): new streams are placed in it,
+   * and only its streams are served, listed and counted against the limits. */
+  cell: string;
 }
 
 /** Per-stream and per-shard metrics the engine reports (the service's CloudWatch metrics). */
@@ -65,6 +69,7 @@ export const defaultEngineConfig: EngineConfig = {
   maxRecordSizeBytes: kinesis.maxRecordSizeBytes,
   onDemand: defaultOnDemandPolicy,
   throughput: awsThroughput,
+  cell: defaultCell,
 };
 
 /** How a request names its stream: any of the three members the model allows. */
@@ -183,10 +188,10 @@ export class Engine {
     });
     for (const doc of await store.loadStreams()) {
       engine.remember(doc);
-      engine.scheduleTransition(doc);
+      if (engine.inCell(doc)) engine.scheduleTransition(doc);
     }
     // A resharding interrupted between closing shards and sealing them is finished now.
-    for (const doc of [...engine.byName.values()]) {
+    for (const doc of [...engine.streams()]) {
       const unsealed = doc.shards.filter((s) => s.closedMs !== undefined && s.endPosition === undefined);
       if (unsealed.length > 0)
         await engine.sealShards(
@@ -238,9 +243,14 @@ export class Engine {
     return () => this.appendListeners.delete(listener);
   }
 
-  /** Every stream document, as the engine's cache holds it. */
-  streams(): IterableIterator<StreamDoc> {
-    return this.byName.values();
+  /** Every stream document of this frontend's cell, as the engine's cache holds it. */
+  *streams(): IterableIterator<StreamDoc> {
+    for (const doc of this.byName.values()) if (this.inCell(doc)) yield doc;
+  }
+
+  /** True when the stream is placed in this frontend's cell (src/engine/cells.ts). */
+  inCell(doc: StreamDoc): boolean {
+    return cellOf(doc) === this.config.cell;
   }
 
   /**
@@ -302,7 +312,7 @@ export class Engine {
     if (!doc || (ref.StreamId !== undefined && doc.streamId !== ref.StreamId)) {
       throw errors.resourceNotFound(messages.streamNotFound(name, account));
     }
-    return doc;
+    return checkCell(doc, this.config.cell, this.config.accountId);
   }
 
   /** The stream name and account a request names; an ARN of another region or account names
@@ -339,7 +349,7 @@ export class Engine {
   /** The account's limit on ON_DEMAND streams (50 by default, DescribeLimits reports it). */
   checkOnDemandLimit(): void {
     let count = 0;
-    for (const doc of this.byName.values()) if (doc.mode === 'ON_DEMAND') count++;
+    for (const doc of this.streams()) if (doc.mode === 'ON_DEMAND') count++;
     if (count >= kinesis.onDemandStreamCountLimit) {
       throw errors.limitExceeded(
         messages.onDemandStreamLimit(
@@ -353,7 +363,7 @@ export class Engine {
 
   openShardCount(): number {
     let count = 0;
-    for (const doc of this.byName.values())
+    for (const doc of this.streams())
       for (const shard of doc.shards) if (shard.closedMs === undefined) count++;
     return count;
   }
@@ -381,9 +391,8 @@ export class Engine {
     if (input.Tags && Object.keys(input.Tags).length > kinesis.createStreamMaxTags) {
       throw errors.invalidArgument(messages.tooManyTags(input.StreamName, this.config.accountId));
     }
-    if (this.byName.has(input.StreamName)) {
-      throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
-    }
+    const existing = this.byName.get(input.StreamName);
+    if (existing) throw this.streamExists(existing);
     if (mode === 'ON_DEMAND') this.checkOnDemandLimit();
     const current = this.openShardCount();
     if (current + count > this.config.shardLimit) {
@@ -424,13 +433,26 @@ export class Engine {
       ...(input.RecordDistributionStrategy === undefined
         ? {}
         : { recordDistribution: input.RecordDistributionStrategy }),
+      cell: this.config.cell,
       version: 0,
     };
     const stored = await this.store.putStream(doc, 0);
-    if (!stored) throw errors.resourceInUse(messages.streamExists(input.StreamName, this.config.accountId));
+    if (!stored) {
+      // Another frontend (of any cell: names are unique per account) created it first.
+      const winner = await this.store.getStream(input.StreamName).catch(() => undefined);
+      if (winner) this.remember(winner);
+      throw this.streamExists(winner ?? doc);
+    }
     this.remember(stored);
     this.scheduleTransition(stored);
     return {};
+  }
+
+  /** CreateStream of a name in use: the service's message, or one naming the other cell. */
+  private streamExists(doc: StreamDoc): KinesisError {
+    const account = this.config.accountId;
+    if (this.inCell(doc)) return errors.resourceInUse(messages.streamExists(doc.name, account));
+    return existsInCell(doc.name, account, cellOf(doc));
   }
 
   async deleteStream(
@@ -602,7 +624,10 @@ export class Engine {
       this.checkTokenAge(page);
       after = page.a;
     }
-    const names = [...this.byName.keys()].sort().filter((n) => after === undefined || n > after);
+    const names = [...this.streams()]
+      .map((doc) => doc.name)
+      .sort()
+      .filter((n) => after === undefined || n > after);
     const page = names.slice(0, limit);
     const more = names.length > page.length;
     const last = page[page.length - 1];
@@ -666,7 +691,7 @@ export class Engine {
       if (!found || found.createdMs !== page.c) {
         throw errors.resourceNotFound(messages.streamNotFound(page.s, this.config.accountId));
       }
-      doc = found;
+      doc = checkCell(found, this.config.cell, this.config.accountId);
       after = page.a;
       filter = page.f;
     } else {
@@ -971,7 +996,11 @@ export class Engine {
       doc = this.find(input);
     } catch (error) {
       const { name, account } = this.nameOf(input, messages.streamNameOrArnRequired);
-      if (error instanceof KinesisError && error.type === 'ResourceNotFoundException') {
+      if (
+        error instanceof KinesisError &&
+        error.type === 'ResourceNotFoundException' &&
+        !(error instanceof WrongCellError)
+      ) {
         throw errors.resourceNotFound(messages.shardNotFound(shardId, name, account));
       }
       throw error;
@@ -1061,6 +1090,7 @@ export class Engine {
         messages.shardNotFound(shardIdOf(it.shard), it.streamName, this.config.accountId),
       );
     }
+    checkCell(doc, this.config.cell, this.config.accountId);
     const shard = doc.shards.find((s) => s.index === it.shard);
     if (!shard) {
       throw errors.resourceNotFound(
@@ -1159,7 +1189,7 @@ export class Engine {
 
   /** Apply the ON_DEMAND capacity policy to every stream (a periodic check). */
   private async scaleAll(): Promise<void> {
-    for (const doc of [...this.byName.values()]) {
+    for (const doc of [...this.streams()]) {
       const target = this.scaler.target(doc);
       if (target === undefined) continue;
       try {
@@ -1175,7 +1205,7 @@ export class Engine {
   /** Reclaim space of records past retention, a bounded number of rows per shard per pass. */
   private async trimAll(): Promise<void> {
     const now = Date.now();
-    for (const doc of this.byName.values()) {
+    for (const doc of this.streams()) {
       for (const shard of doc.shards) {
         try {
           await this.store.trim(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type MsgHdrs, type NatsConnection, nuid } from '@nats-io/transport-node';
+import { cellOf } from '../engine/cells.js';
 import { storeHealth } from '../limits.js';
 import {
   ApiError,
@@ -118,10 +119,16 @@ export interface NatsStoreOptions {
   /** Names of JetStream streams and subjects start with this, so several Sluice deployments can
    * share a NATS account. */
   prefix?: string;
+  /** Place each cell's record streams on the servers tagged `cell:NAME` (`server_tags` in the
+   * nats-server configuration) with JetStream placement tags (`?placement=cell`). The metadata
+   * log is never tag-placed: every frontend of every cell reads it. */
+  cellPlacement?: boolean;
+  /** The cell of this frontend: with cellPlacement, open checks that servers are tagged for it. */
+  cell?: string;
   log?: (line: string) => void;
 }
 
-/** `nats://host:port[,host:port...][?replicas=N&prefix=P]` */
+/** `nats://host:port[,host:port...][?replicas=N&prefix=P&placement=cell]` */
 export function parseNatsUrl(url: string): NatsStoreOptions {
   const match = /^nats:\/\/([^?/]+)\/?(?:\?(.*))?$/.exec(url);
   if (!match) throw new Error(`not a NATS store URL: ${url} (nats://host:port[,host:port...])`);
@@ -134,6 +141,9 @@ export function parseNatsUrl(url: string): NatsStoreOptions {
       options.replicas = n;
     } else if (key === 'prefix') {
       options.prefix = value;
+    } else if (key === 'placement') {
+      if (value !== 'cell' && value !== 'none') throw new Error('placement must be cell or none');
+      options.cellPlacement = value === 'cell';
     } else throw new Error(`unknown NATS store option ${key}`);
   }
   return options;
@@ -570,6 +580,7 @@ export class NatsStore implements Store {
   private closing = false;
   /** Reads use message gets only until then (read consumers failed). */
   private consumerReadsOffUntil = 0;
+  private readonly cellPlacement: boolean;
 
   // ---- reachability and the view's lag (for /health) ----
   /** Set while disconnected from every server (since when), and once that lasted
@@ -590,6 +601,7 @@ export class NatsStore implements Store {
     this.prefix = options.prefix ?? 'sluice';
     if (!/^[A-Za-z0-9_-]+$/.test(this.prefix)) throw new Error('NATS store prefix: letters, digits, _ and -');
     this.metaStream = `${this.prefix}_meta`;
+    this.cellPlacement = options.cellPlacement === true;
     this.log = options.log ?? (() => {});
     this.requester = new Requester(nc, natsLimits.requestTimeoutMs, natsLimits.timeoutSweepMs);
     this.requester.gate = () =>
@@ -698,6 +710,8 @@ export class NatsStore implements Store {
     const store = new NatsStore(nc, replicas, options);
     try {
       await store.ensureMetaStream(deadline);
+      if (store.cellPlacement && options.cell !== undefined)
+        await store.checkCellPlacement(options.cell, deadline);
       store.startMetaConsumer();
       await store.syncMeta();
       store.startMetaStatus();
@@ -798,6 +812,31 @@ export class NatsStore implements Store {
       },
       deadline,
     );
+  }
+
+  /** JetStream placement of a cell's record streams (`placement=cell`): its tagged servers. */
+  private placementOf(cell: string): object {
+    return this.cellPlacement ? { placement: { tags: [`cell:${cell}`] } } : {};
+  }
+
+  /**
+   * With cell placement, fail at start, with a clear message, when the cluster cannot place this
+   * cell's record streams (fewer servers tagged `cell:NAME` than replicas): a throw-away stream is
+   * created with the cell's placement, probed ready (see ensureStream) and deleted.
+   */
+  private async checkCellPlacement(cell: string, deadline: number): Promise<void> {
+    const name = `${this.prefix}_cellcheck_${this.id}`;
+    const subject = `${this.prefix}.cellcheck.${this.id}`;
+    const config = { name, subjects: [subject], storage: 'memory', num_replicas: this.replicas };
+    try {
+      await this.ensureStream(name, subject, { ...config, ...this.placementOf(cell) }, deadline);
+    } catch (error) {
+      throw new Error(
+        `the NATS cluster cannot place cell ${cell}'s record streams (${this.replicas} replicas on servers ` +
+          `with server_tags: ["cell:${cell}"]): ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    await this.requester.api(`$JS.API.STREAM.DELETE.${name}`);
   }
 
   private startMetaConsumer(): void {
@@ -981,7 +1020,7 @@ export class NatsStore implements Store {
     const known = new Set(previous?.key === doc.key ? previous.shards.map((s) => s.index) : []);
     const fresh = doc.shards.filter((s) => !known.has(s.index)).map((s) => s.index);
     await forEachLimited(fresh, natsLimits.adminConcurrency, (shard) =>
-      this.ensureShardStream(doc.key, shard),
+      this.ensureShardStream(doc.key, shard, cellOf(doc)),
     );
     const seq = await this.metaWrite(
       's',
@@ -1103,7 +1142,7 @@ export class NatsStore implements Store {
   }
 
   /** Create a shard's record stream unless it exists, and wait until it is ready. */
-  private ensureShardStream(streamKey: number, shard: number): Promise<void> {
+  private ensureShardStream(streamKey: number, shard: number, cell: string): Promise<void> {
     const name = this.shardStream(streamKey, shard);
     let pending = this.creating.get(name);
     if (!pending) {
@@ -1120,6 +1159,7 @@ export class NatsStore implements Store {
           max_age: nanos(natsLimits.recordMaxAgeMs),
           duplicate_window: nanos(natsLimits.duplicateWindowMs),
           discard: 'old',
+          ...this.placementOf(cell),
         },
         Date.now() + natsLimits.writeDeadlineMs,
       ).finally(() => this.creating.delete(name));

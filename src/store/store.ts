@@ -83,6 +83,9 @@ export interface StreamDoc {
   shardCountUpdatesMs?: number[];
   /** When the capacity mode last changed (ms), for the service's per-24-hour limit. */
   modeSwitchesMs?: number[];
+  /** The cell the stream is placed in (src/engine/cells.ts): only frontends of that cell serve
+   * it. Absent in documents written before cells: the default cell. */
+  cell?: string;
   version: number;
 }
 
