@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { engine as engineDefaults, kinesis } from '../limits.js';
 import { errors, KinesisError } from '../protocol/errors.js';
 import {
@@ -13,6 +13,7 @@ import {
 } from '../store/store.js';
 import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
 import { KeyRing } from './keyring.js';
+import { FleetCount, OwnerLease } from './leases.js';
 import { messages } from './messages.js';
 import { defaultOnDemandPolicy, type OnDemandPolicy, OnDemandScaler } from './ondemand.js';
 import { scaleOnDemand } from './resharding.js';
@@ -36,6 +37,8 @@ export interface EngineConfig {
   onDemand: OnDemandPolicy;
   /** Per-shard throughput limits; undefined for none (`--throughput unlimited`). */
   throughput: ThroughputLimits | undefined;
+  /** Where fleet events (owner lease, frontend count) are logged. */
+  log?: (line: string) => void;
 }
 
 /** Per-stream and per-shard metrics the engine reports (the service's CloudWatch metrics). */
@@ -164,6 +167,14 @@ export class Engine {
   /** Told of every append this frontend commits (stream key, shard indexes): readers that wait
    * for new records (SubscribeToShard) wake on it instead of polling. */
   private readonly appendListeners = new Set<(streamKey: number, shards: Set<number>) => void>();
+  /** This frontend's id in leases and heartbeats. */
+  readonly frontendId = randomUUID();
+  /** The fleet's single-owner duties happen only while this frontend holds it (leases.ts). */
+  readonly owner: OwnerLease;
+  /** The fleet's size, which shares the per-shard limits. */
+  readonly fleet: FleetCount;
+  /** The pending end of each stream's transient status (one timer per stream name). */
+  private readonly transitionTimers = new Map<string, NodeJS.Timeout>();
 
   private constructor(
     readonly store: Store,
@@ -173,14 +184,30 @@ export class Engine {
     this.keyring = new KeyRing(store);
     this.throttle = new ShardThrottle(config.throughput);
     this.scaler = new OnDemandScaler(config.onDemand);
+    const log = config.log ?? (() => {});
+    this.owner = new OwnerLease(
+      store,
+      this.frontendId,
+      () => {
+        // Transitions other frontends started (or a dead owner left) are ended from now on.
+        for (const doc of this.byName.values()) this.scheduleTransition(doc);
+      },
+      log,
+    );
+    this.fleet = new FleetCount(store, this.frontendId, (count) => this.throttle.setFrontends(count), log);
   }
 
   static async open(store: Store, config: EngineConfig): Promise<Engine> {
     const engine = new Engine(store, config, new TokenSealer(await store.secret('token-key', 32)));
     engine.unwatch = store.watch((change) => {
-      if (change.kind === 'put') engine.remember(change.doc);
-      else engine.forget(change.name, change.key);
+      if (change.kind === 'put') {
+        engine.remember(change.doc);
+        // Whoever made the change, the owner ends its transient status.
+        engine.scheduleTransition(change.doc);
+      } else engine.forget(change.name, change.key);
     });
+    await engine.fleet.start();
+    await engine.owner.start();
     for (const doc of await store.loadStreams()) {
       engine.remember(doc);
       engine.scheduleTransition(doc);
@@ -205,6 +232,10 @@ export class Engine {
     this.unwatch();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const timer of this.transitionTimers.values()) clearTimeout(timer);
+    this.transitionTimers.clear();
+    await this.fleet.stop();
+    await this.owner.stop();
     if (this.trimTimer) clearInterval(this.trimTimer);
     if (this.scaleTimer) clearInterval(this.scaleTimer);
   }
@@ -463,10 +494,20 @@ export class Engine {
   /** Schedule the end of the earliest transient status in a document (stream or consumer). */
   private scheduleTransition(doc: StreamDoc): void {
     const due = nextTransition(doc);
+    const pending = this.transitionTimers.get(doc.name);
+    if (pending) {
+      clearTimeout(pending);
+      this.transitionTimers.delete(doc.name);
+    }
     if (due === undefined) return;
     const timer = setTimeout(
       () => {
-        this.timers.delete(timer);
+        this.transitionTimers.delete(doc.name);
+        if (!this.owner.isOwner) {
+          // Only the owner ends transitions; look again later in case this frontend becomes it.
+          this.retryTransition(doc.name, doc.key);
+          return;
+        }
         this.finishTransitions(doc.name, doc.key).catch(() => {
           // The store refused for now (e.g. unreachable); try again shortly.
           this.retryTransition(doc.name, doc.key);
@@ -474,7 +515,7 @@ export class Engine {
       },
       Math.max(0, due - Date.now()),
     );
-    this.timers.add(timer);
+    this.transitionTimers.set(doc.name, timer);
   }
 
   private retryTransition(name: string, key: number): void {
@@ -1159,6 +1200,7 @@ export class Engine {
 
   /** Apply the ON_DEMAND capacity policy to every stream (a periodic check). */
   private async scaleAll(): Promise<void> {
+    if (!this.owner.isOwner) return;
     for (const doc of [...this.byName.values()]) {
       const target = this.scaler.target(doc);
       if (target === undefined) continue;
@@ -1174,6 +1216,7 @@ export class Engine {
 
   /** Reclaim space of records past retention, a bounded number of rows per shard per pass. */
   private async trimAll(): Promise<void> {
+    if (!this.owner.isOwner) return;
     const now = Date.now();
     for (const doc of this.byName.values()) {
       for (const shard of doc.shards) {

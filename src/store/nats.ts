@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type MsgHdrs, type NatsConnection, nuid } from '@nats-io/transport-node';
+import { fleet } from '../limits.js';
 import {
   ApiError,
   backoffMs,
@@ -17,9 +18,12 @@ import {
   type StoredMsg,
   sleep,
 } from './nats/client.js';
+import { LeaseLog } from './nats/leases.js';
 import {
   type AppendEntry,
   type Appended,
+  type Lease,
+  type LeaseBody,
   type MetaChange,
   type ReadRequest,
   type ReadResult,
@@ -567,6 +571,8 @@ export class NatsStore implements Store {
   private closing = false;
   /** Reads use message gets only until then (read consumers failed). */
   private consumerReadsOffUntil = 0;
+  /** Leases (their own replicated stream, see src/store/nats/leases.ts). */
+  private readonly leases: LeaseLog;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -579,6 +585,15 @@ export class NatsStore implements Store {
     this.log = options.log ?? (() => {});
     this.requester = new Requester(nc, natsLimits.requestTimeoutMs, natsLimits.timeoutSweepMs);
     this.js = jetstream(nc, { timeout: natsLimits.requestTimeoutMs });
+    this.leases = new LeaseLog(
+      this.requester,
+      this.js,
+      `${this.prefix}_lease`,
+      `${this.prefix}.lease`,
+      natsLimits,
+      this.log,
+      () => this.nextMsgId(),
+    );
   }
 
   /** Connect, make sure the metadata log exists, and replay it. */
@@ -615,6 +630,20 @@ export class NatsStore implements Store {
       await store.ensureMetaStream(deadline);
       store.startMetaConsumer();
       await store.syncMeta();
+      await store.ensureStream(
+        store.leases.stream,
+        store.leases.probeSubject,
+        store.leases.config(replicas, nanos),
+        deadline,
+      );
+      store.leases.start();
+      await store.leases.sync();
+      await store.ensureStream(
+        store.heartbeatStream,
+        `${store.prefix}.hb.probe`,
+        store.heartbeatConfig(),
+        deadline,
+      );
     } catch (error) {
       await store.close();
       throw error;
@@ -1472,9 +1501,57 @@ export class NatsStore implements Store {
     return removed;
   }
 
+  // ---- leases and heartbeats (docs/nats-store.md, "The fleet") ------------------------------
+
+  updateLease(
+    name: string,
+    decide: (current: Lease | undefined) => LeaseBody | undefined,
+  ): Promise<{ lease: Lease | undefined; written: boolean }> {
+    return this.leases.update(name, decide);
+  }
+
+  peekLease(name: string): Lease | undefined {
+    return this.leases.peek(name);
+  }
+
+  watchLeases(onChange: (lease: Lease) => void): () => void {
+    return this.leases.watch(onChange);
+  }
+
+  private get heartbeatStream(): string {
+    return `${this.prefix}_hb`;
+  }
+
+  /** One subject per frontend keeping its last heartbeat; `max_age` drops those that stopped.
+   * In memory: a heartbeat matters only for its TTL. */
+  private heartbeatConfig(): object {
+    return {
+      name: this.heartbeatStream,
+      subjects: [`${this.prefix}.hb.>`],
+      retention: 'limits',
+      storage: 'memory',
+      num_replicas: this.replicas,
+      max_msgs_per_subject: 1,
+      max_age: nanos(fleet.heartbeatTtlMs),
+      discard: 'old',
+      duplicate_window: nanos(fleet.heartbeatMs),
+    };
+  }
+
+  /** Publish this frontend's heartbeat, then count the subjects with a live one (STREAM.INFO's
+   * `num_subjects`): two requests, whatever the fleet's size; no frontend hears from another. */
+  async heartbeat(id: string): Promise<number> {
+    await this.requester.publish(`${this.prefix}.hb.${encodeName(id)}`, Buffer.alloc(0), newHeaders());
+    const info = await this.requester.api<{ state: { num_subjects?: number } }>(
+      `$JS.API.STREAM.INFO.${this.heartbeatStream}`,
+    );
+    return Math.max(1, info.state.num_subjects ?? 1);
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.leases.close();
     this.metaMessages?.stop();
     for (const waiter of this.waiters) waiter.resolve();
     this.waiters = [];
