@@ -18,7 +18,8 @@ import {
   SubscribeToShardCommand,
   type SubscribeToShardCommandOutput,
 } from '@aws-sdk/client-kinesis';
-import { kinesisClient, sleep } from './helpers.js';
+import type { Sluice } from '../src/app.js';
+import { kinesisClient, sleep, startTestServer } from './helpers.js';
 import { type NatsServers, startFrontend, startNats, stopFrontend } from './nats-helpers.js';
 
 /** Per-shard write limit given to both frontends (records/s): low, so the test is short. */
@@ -217,5 +218,60 @@ describe('a fleet of two frontends over NATS (AWS SDK v3)', { timeout: 240_000 }
     const burst =
       (await putBatch(b.client, 'limited', limit / 2)) + (await putBatch(b.client, 'limited', limit / 2));
     assert.equal(burst, limit, 'the whole second of burst');
+  });
+});
+
+describe('ON_DEMAND scaling in a fleet: the owner decides on every frontend’s writes', {
+  timeout: 120_000,
+}, () => {
+  let nats: NatsServers;
+  const servers: Sluice[] = [];
+  const clients: KinesisClient[] = [];
+  before(async () => {
+    nats = await startNats();
+    // Tiny per-shard capacity and a 2 s window, as in the single-process test (resharding.test.ts).
+    const onDemand = {
+      windowMs: 2_000,
+      checkMs: 200,
+      shardBytesPerSec: 1e9,
+      shardRecordsPerSec: 10,
+      scaleUpAt: 0.5,
+    };
+    for (let i = 0; i < 2; i++) {
+      const server = await startTestServer({ natsUrl: nats.storeUrl, engine: { onDemand } });
+      servers.push(server);
+      clients.push(kinesisClient(server.port));
+    }
+  });
+  after(async () => {
+    for (const c of clients) c.destroy();
+    for (const s of servers) await s.close();
+    await nats?.stop();
+  });
+
+  test('writes through a frontend that is not the owner double the shards', async () => {
+    const [owner, other] = clients as [KinesisClient, KinesisClient];
+    await owner.send(
+      new CreateStreamCommand({ StreamName: 'od', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }),
+    );
+    await until(async () => (await status(other, 'od')) === 'ACTIVE', 'od to be ACTIVE');
+    const open = async () =>
+      (await owner.send(new DescribeStreamSummaryCommand({ StreamName: 'od' }))).StreamDescriptionSummary
+        ?.OpenShardCount;
+    assert.equal(await open(), 4);
+    // Only `other` writes: 200 records in 2 s, five times the 4 shards' 40 records/s.
+    for (let i = 0; i < 10; i++) {
+      await other.send(
+        new PutRecordsCommand({
+          StreamName: 'od',
+          Records: Array.from({ length: 20 }, (_, k) => ({
+            PartitionKey: `k${i}-${k}`,
+            Data: Buffer.from('x'),
+          })),
+        }),
+      );
+      await sleep(200);
+    }
+    await until(async () => (await open()) === 8, 'the owner to double the shards', 20_000);
   });
 });

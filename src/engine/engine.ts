@@ -1202,6 +1202,7 @@ export class Engine {
   private async scaleAll(): Promise<void> {
     if (!this.owner.isOwner) return;
     for (const doc of [...this.byName.values()]) {
+      if (doc.mode === 'ON_DEMAND' && doc.status === 'ACTIVE') await this.sampleCounters(doc);
       const target = this.scaler.target(doc);
       if (target === undefined) continue;
       try {
@@ -1210,6 +1211,22 @@ export class Engine {
         // A concurrent change won; the next check looks again.
       }
     }
+  }
+
+  /** The owner samples an ON_DEMAND stream's write counters from the store (every frontend's
+   * writes): one request per open shard per check. */
+  private async sampleCounters(doc: StreamDoc): Promise<void> {
+    const count = this.store.writeCounters?.bind(this.store);
+    if (!count) return;
+    const now = Date.now();
+    const shards = new Map<number, { records: number; bytes: number }>();
+    try {
+      for (const shard of doc.shards)
+        if (shard.closedMs === undefined) shards.set(shard.index, await count(doc.key, shard.index));
+    } catch {
+      return; // the next check samples again
+    }
+    this.scaler.noteCounters(doc.key, shards, now);
   }
 
   // ---- retention -----------------------------------------------------------------------------

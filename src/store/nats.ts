@@ -1548,6 +1548,14 @@ export class NatsStore implements Store {
     return Math.max(1, info.state.num_subjects ?? 1);
   }
 
+  /** A shard stream's last sequence (records and seal markers ever appended) and stored bytes. */
+  async writeCounters(streamKey: number, shard: number): Promise<{ records: number; bytes: number }> {
+    const info = await this.requester.api<{ state: { last_seq: number; bytes: number } }>(
+      `$JS.API.STREAM.INFO.${this.shardStream(streamKey, shard)}`,
+    );
+    return { records: info.state.last_seq, bytes: info.state.bytes };
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

@@ -227,6 +227,12 @@ export interface Store {
    * read, whatever the fleet's size.
    */
   heartbeat(id: string): Promise<number>;
+  /**
+   * Cumulative records and bytes appended to a shard by every frontend, if the store can count
+   * them cheaply (the NATS store: one STREAM.INFO). The owner measures ON_DEMAND streams' fleet-wide
+   * write rate from them. Absent on a store one process serves (its own meter sees everything).
+   */
+  writeCounters?(streamKey: number, shard: number): Promise<{ records: number; bytes: number }>;
 
   close(): Promise<void>;
 }
