@@ -233,7 +233,7 @@ export const fleet = {
    * while clocks differ by less than this (frontend clocks must be synchronised anyway). */
   ownerLeaseSafetyMs: 2_000,
   /** At shutdown the owner gives its lease back (so another frontend takes over at once rather
-   * than after the TTL), waiting at most this long for the store. */
+   * than after the TTL); shutdown waits at most this long for the store (release, last heartbeat). */
   ownerReleaseWaitMs: 1_000,
   /** Each frontend writes one heartbeat this often; one that missed heartbeats for the TTL is no
    * longer counted (per-shard limits are shared among the frontends counted). */

@@ -89,27 +89,23 @@ export class OwnerLease {
     this.log(`fleet: owner lease now held by ${lease.holder}`);
   }
 
-  /** Stop renewing and give the lease back, so another frontend takes over without waiting. */
+  /** Stop renewing and give the lease back, so another frontend takes over without waiting
+   * (bounded: a store that does not answer leaves the entry to expire). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.unwatch();
-    await this.ticking;
-    if (!this.held) return;
-    this.held = false;
     const holder = this.holder;
-    const release = this.store
-      .updateLease(ownerLeaseName, (current) =>
-        current?.holder === holder ? { holder, acquiredMs: current.acquiredMs, expiresMs: 0 } : undefined,
-      )
-      .catch(() => undefined);
-    let timeout: NodeJS.Timeout | undefined;
-    await Promise.race([
-      release,
-      new Promise((resolve) => {
-        timeout = setTimeout(resolve, fleet.ownerReleaseWaitMs);
-      }),
-    ]);
-    clearTimeout(timeout);
+    await bounded(
+      (async () => {
+        await this.ticking;
+        if (!this.held) return;
+        this.held = false;
+        await this.store.updateLease(ownerLeaseName, (current) =>
+          current?.holder === holder ? { holder, acquiredMs: current.acquiredMs, expiresMs: 0 } : undefined,
+        );
+      })(),
+    );
+    this.held = false;
   }
 }
 
@@ -160,6 +156,18 @@ export class FleetCount {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await bounded(this.running ?? Promise.resolve());
   }
+}
+
+/** Wait for `work` at most `ownerReleaseWaitMs` (shutdown must not hang on the store). */
+async function bounded(work: Promise<unknown>): Promise<void> {
+  let timeout: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise((resolve) => {
+      timeout = setTimeout(resolve, fleet.ownerReleaseWaitMs);
+    }),
+  ]);
+  clearTimeout(timeout);
 }
