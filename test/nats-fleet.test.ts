@@ -206,8 +206,11 @@ describe('a fleet of two frontends over NATS (AWS SDK v3)', { timeout: 240_000 }
   test('the owner is killed while a stream is CREATING: the other frontend ends it after the lease expires', async () => {
     assert.ok(!b.log.includes('holds the owner lease'), 'b is not the owner yet');
     await a.client.send(new CreateStreamCommand({ StreamName: 'orphaned', ShardCount: 1 }));
-    assert.equal(await status(b.client, 'orphaned'), 'CREATING');
     a.child.kill('SIGKILL');
+    // Still CREATING once b knows it: a died before ending it (and nobody else may).
+    let seen: string | undefined;
+    await until(async () => (seen = await status(b.client, 'orphaned')) !== undefined, 'b to see the stream');
+    assert.equal(seen, 'CREATING');
     await until(async () => (await status(b.client, 'orphaned')) === 'ACTIVE', 'b to end CREATING', 60_000);
     assert.match(b.log, /fleet: this frontend holds the owner lease/);
   });

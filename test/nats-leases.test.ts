@@ -11,7 +11,7 @@ import { NatsStore } from '../src/store/nats.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { Lease, LeaseBody, Store } from '../src/store/store.js';
 import { sleep } from './helpers.js';
-import { type NatsServers, startNats } from './nats-helpers.js';
+import { type NatsServers, startNats, startNatsCluster } from './nats-helpers.js';
 
 /** Take the lease if it is free or expired (what the owner lease does). */
 function acquire(holder: string, ttlMs: number) {
@@ -107,5 +107,49 @@ describe('leases and heartbeats over NATS: two frontends', { timeout: 120_000 },
       'the stopped frontend to drop out',
       fleet.heartbeatTtlMs * 4,
     );
+  });
+});
+
+describe('leases on a 3-node cluster (R3): one store per node', { timeout: 180_000 }, () => {
+  let cluster: NatsServers;
+  let stores: NatsStore[] = [];
+
+  before(async () => {
+    cluster = await startNatsCluster(3);
+    stores = await Promise.all(
+      cluster.nodes.map((n) => NatsStore.open({ servers: [`127.0.0.1:${n.port}`] })),
+    );
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await cluster?.stop();
+  });
+
+  test('concurrent read-modify-writes of one lease from three frontends lose no update', async () => {
+    // The entry's acquiredMs serves as a counter: each write adds one to what its decision saw.
+    const per = 15;
+    await Promise.all(
+      stores.map(async (store, i) => {
+        for (let k = 0; k < per; k++) {
+          const { written } = await store.updateLease('counter', (current) => ({
+            holder: `s${i}`,
+            acquiredMs: (current?.acquiredMs ?? 0) + 1,
+            expiresMs: 0,
+          }));
+          assert.equal(written, true);
+        }
+      }),
+    );
+    for (const store of stores) {
+      await until(
+        () => store.peekLease('counter')?.acquiredMs === per * stores.length,
+        'every view to converge',
+      );
+    }
+  });
+
+  test('heartbeats count the three frontends', async () => {
+    await Promise.all(stores.map((s, i) => s.heartbeat(`f${i}`)));
+    for (const [i, s] of stores.entries()) assert.equal(await s.heartbeat(`f${i}`), 3);
   });
 });
