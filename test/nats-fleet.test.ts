@@ -209,7 +209,10 @@ describe('a fleet of two frontends over NATS (AWS SDK v3)', { timeout: 240_000 }
     a.child.kill('SIGKILL');
     // Still CREATING once b knows it: a died before ending it (and nobody else may).
     let seen: string | undefined;
-    await until(async () => (seen = await status(b.client, 'orphaned')) !== undefined, 'b to see the stream');
+    await until(async () => {
+      seen = await status(b.client, 'orphaned');
+      return seen !== undefined;
+    }, 'b to see the stream');
     assert.equal(seen, 'CREATING');
     await until(async () => (await status(b.client, 'orphaned')) === 'ACTIVE', 'b to end CREATING', 60_000);
     assert.match(b.log, /fleet: this frontend holds the owner lease/);
