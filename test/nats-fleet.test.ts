@@ -203,10 +203,11 @@ describe('a fleet of two frontends over NATS (AWS SDK v3)', { timeout: 240_000 }
     assert.ok(burst < limit, `a frontend of two accepted ${burst} of ${limit} records at once`);
   });
 
-  test('the owner is killed while a stream is CREATING: the other frontend ends it after the lease expires', async () => {
+  test('the owner is killed while a stream is CREATING: the other frontend ends it after the lease expires', async (t) => {
     assert.ok(!b.log.includes('holds the owner lease'), 'b is not the owner yet');
     await a.client.send(new CreateStreamCommand({ StreamName: 'orphaned', ShardCount: 1 }));
     a.child.kill('SIGKILL');
+    const killedMs = Date.now();
     // Still CREATING once b knows it: a died before ending it (and nobody else may).
     let seen: string | undefined;
     await until(async () => {
@@ -215,6 +216,7 @@ describe('a fleet of two frontends over NATS (AWS SDK v3)', { timeout: 240_000 }
     }, 'b to see the stream');
     assert.equal(seen, 'CREATING');
     await until(async () => (await status(b.client, 'orphaned')) === 'ACTIVE', 'b to end CREATING', 60_000);
+    t.diagnostic(`ACTIVE through the survivor ${Date.now() - killedMs} ms after the owner was killed`);
     assert.match(b.log, /fleet: this frontend holds the owner lease/);
   });
 

@@ -24,6 +24,9 @@ export class OwnerLease {
   private timer: NodeJS.Timeout | undefined;
   private unwatch: () => void = () => {};
   private ticking: Promise<void> | undefined;
+  /** The first attempt (at start) takes the lease without a log line: a lone frontend, or the
+   * embedded store, always does. */
+  private started = false;
 
   constructor(
     private readonly store: Store,
@@ -44,6 +47,7 @@ export class OwnerLease {
         this.lose(lease);
     });
     await this.tick();
+    this.started = true;
     this.timer = setInterval(() => void this.tick(), fleet.ownerLeaseRenewMs);
     this.timer.unref();
   }
@@ -73,7 +77,7 @@ export class OwnerLease {
         this.held = true;
         this.expiresMs = lease.expiresMs;
         if (gained) {
-          this.log(`fleet: this frontend holds the owner lease (${holder})`);
+          if (this.started) this.log(`fleet: this frontend holds the owner lease (${holder})`);
           this.onGain();
         }
       } else if (lease) this.lose(lease);
