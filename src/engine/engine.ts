@@ -519,12 +519,15 @@ export class Engine {
   }
 
   private retryTransition(name: string, key: number): void {
+    // One pending timer per stream name, whichever path set it (a retry replaces the end).
+    const pending = this.transitionTimers.get(name);
+    if (pending) clearTimeout(pending);
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.transitionTimers.delete(name);
       const doc = this.byName.get(name);
       if (doc && doc.key === key) this.scheduleTransition(doc);
     }, engineDefaults.transitionRetryMs);
-    this.timers.add(timer);
+    this.transitionTimers.set(name, timer);
   }
 
   /** End every transient status that is due: CREATING/UPDATING become ACTIVE, DELETING goes. */
