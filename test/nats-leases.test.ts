@@ -99,6 +99,10 @@ describe('leases and heartbeats over NATS: two frontends', { timeout: 120_000 },
     assert.equal(await a.heartbeat('frontend-a'), 1);
     assert.equal(await (b as NatsStore).heartbeat('frontend-b'), 2);
     assert.equal(await a.heartbeat('frontend-a'), 2);
+    // A frontend that stops takes its heartbeat out: counted no more at once.
+    assert.equal(await (b as NatsStore).heartbeat('frontend-b', true), 1);
+    assert.equal(await a.heartbeat('frontend-a'), 1);
+    assert.equal(await (b as NatsStore).heartbeat('frontend-b'), 2);
     await (b as NatsStore).close();
     b = undefined;
     // a goes on beating; b's entry expires with the heartbeat stream's max_age.

@@ -158,9 +158,15 @@ export class FleetCount {
     return this.running;
   }
 
+  /** Stop beating and take this frontend's heartbeat out, so the others share without it at once. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await bounded(this.running ?? Promise.resolve());
+    await bounded(
+      (async () => {
+        await this.running;
+        await this.store.heartbeat(this.id, true);
+      })(),
+    );
   }
 }
 

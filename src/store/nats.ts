@@ -1540,12 +1540,15 @@ export class NatsStore implements Store {
 
   /** Publish this frontend's heartbeat, then count the subjects with a live one (STREAM.INFO's
    * `num_subjects`): two requests, whatever the fleet's size; no frontend hears from another. */
-  async heartbeat(id: string): Promise<number> {
-    await this.requester.publish(`${this.prefix}.hb.${encodeName(id)}`, Buffer.alloc(0), newHeaders());
+  async heartbeat(id: string, leaving = false): Promise<number> {
+    const subject = `${this.prefix}.hb.${encodeName(id)}`;
+    if (leaving)
+      await this.requester.api(`$JS.API.STREAM.PURGE.${this.heartbeatStream}`, { filter: subject });
+    else await this.requester.publish(subject, Buffer.alloc(0), newHeaders());
     const info = await this.requester.api<{ state: { num_subjects?: number } }>(
       `$JS.API.STREAM.INFO.${this.heartbeatStream}`,
     );
-    return Math.max(1, info.state.num_subjects ?? 1);
+    return leaving ? (info.state.num_subjects ?? 0) : Math.max(1, info.state.num_subjects ?? 1);
   }
 
   /** A shard stream's last sequence (records and seal markers ever appended) and stored bytes. */

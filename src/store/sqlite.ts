@@ -397,8 +397,8 @@ export class SqliteStore implements Store {
   }
 
   /** One process serves this store: it is the whole fleet. */
-  async heartbeat(_id: string): Promise<number> {
-    return 1;
+  async heartbeat(_id: string, leaving = false): Promise<number> {
+    return leaving ? 0 : 1;
   }
 
   async close(): Promise<void> {

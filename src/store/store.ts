@@ -224,9 +224,10 @@ export interface Store {
   /**
    * Record that frontend `id` is alive (for `fleet.heartbeatTtlMs`), and resolve to how many
    * frontends are alive (this one included), as the store counts them: one small write and one
-   * read, whatever the fleet's size.
+   * read, whatever the fleet's size. With `leaving`, remove the frontend's heartbeat instead (it
+   * is stopping: the others count without it at once) and resolve to the count left.
    */
-  heartbeat(id: string): Promise<number>;
+  heartbeat(id: string, leaving?: boolean): Promise<number>;
   /**
    * Cumulative records and bytes appended to a shard by every frontend, if the store can count
    * them cheaply (the NATS store: one STREAM.INFO). The owner measures ON_DEMAND streams' fleet-wide
