@@ -77,7 +77,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
       });
   let engine: Engine;
   try {
-    engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine });
+    engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine, log });
   } catch (error) {
     await store.close();
     throw error;

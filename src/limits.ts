@@ -259,3 +259,30 @@ export const cluster = {
 export const cells = {
   maxNameChars: 32,
 } as const;
+
+/** Leases and the fleet (src/engine/leases.ts, src/store/nats/leases.ts): how frontends over one
+ * store coordinate through it, never with each other. Every cost here is per frontend and
+ * constant in the fleet's size. */
+export const fleet = {
+  /** The owner lease (one per fleet: transition timers, trimming, ON_DEMAND scaling): how long a
+   * holder's entry lasts and how often the holder renews it. A dead owner's duties wait at most
+   * the TTL; a renewal may fail twice before the holder lets its duties go. */
+  ownerLeaseTtlMs: 10_000,
+  ownerLeaseRenewMs: 3_000,
+  /** A holder stops acting this long before its entry expires, so two owners never act at once
+   * while clocks differ by less than this (frontend clocks must be synchronised anyway). */
+  ownerLeaseSafetyMs: 2_000,
+  /** At shutdown the owner gives its lease back (so another frontend takes over at once rather
+   * than after the TTL); shutdown waits at most this long for the store (release, last heartbeat). */
+  ownerReleaseWaitMs: 1_000,
+  /** Each frontend writes one heartbeat this often; one that missed heartbeats for the TTL is no
+   * longer counted (per-shard limits are shared among the frontends counted). */
+  heartbeatMs: 1_000,
+  heartbeatTtlMs: 5_000,
+  /** Lease entries a frontend keeps in view; past it, expired entries are dropped (the entries
+   * are one per fleet duty and one per consumer-and-shard subscribed within the hour). */
+  maxLeaseEntries: 100_000,
+  /** The NATS store removes lease entries not written for this long (longer than any lease: a
+   * subscription lasts 5 minutes). */
+  leaseRetentionMs: 60 * 60_000,
+} as const;

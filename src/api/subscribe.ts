@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { consumerArnOf, findConsumer } from '../engine/consumers.js';
 import type { Engine } from '../engine/engine.js';
 import { shardIdOf, shardIndexOf } from '../engine/hash.js';
@@ -20,8 +21,6 @@ import type { Handler, Input } from './operations.js';
  */
 
 interface Subscriptions {
-  /** When each consumer-and-shard last subscribed successfully (for the 5-second rule). */
-  lastStartMs: Map<string, number>;
   active: number;
   /** Responses being written, to measure what waits in memory for slow clients. */
   responses: Set<Response>;
@@ -41,7 +40,7 @@ const registry = new WeakMap<Engine, Subscriptions>();
 function subscriptionsOf(engine: Engine): Subscriptions {
   let subs = registry.get(engine);
   if (!subs) {
-    subs = { lastStartMs: new Map(), active: 0, responses: new Set() };
+    subs = { active: 0, responses: new Set() };
     registry.set(engine, subs);
   }
   return subs;
@@ -71,27 +70,32 @@ async function subscribe(engine: Engine, input: SubscribeInput): Promise<Streami
   const position = await engine.startPosition(doc, shard, start.Type, start.SequenceNumber, start.Timestamp);
 
   const subs = subscriptionsOf(engine);
-  const key = `${consumerArnOf(engine, doc, consumer)}|${shard.index}`;
-  const now = Date.now();
-  if (now - (subs.lastStartMs.get(key) ?? 0) < kinesis.resubscribeWaitMs) {
-    throw errors.resourceInUse(
-      messages.subscriptionExists(account, doc.name, shardIdOf(shard.index), consumer.name),
-    );
-  }
   if (subs.active >= bounds.maxSubscriptions) {
     throw errors.limitExceeded(messages.tooManySubscriptions(bounds.maxSubscriptions));
   }
-  subs.lastStartMs.set(key, now);
-  // Forget starts older than the rule needs, so the map stays bounded by recent subscriptions.
-  for (const [k, t] of subs.lastStartMs) if (now - t >= kinesis.resubscribeWaitMs) subs.lastStartMs.delete(k);
-  subs.lastStartMs.set(key, now);
+  // The 5-second rule across every frontend of the store: a lease per consumer and shard, taken
+  // by compare-and-set; its holder is this subscription until a newer one takes it over.
+  const lease = {
+    name: subscriptionLeaseName(consumerArnOf(engine, doc, consumer), shard.index),
+    id: randomUUID(),
+  };
+  const inUse = () =>
+    errors.resourceInUse(
+      messages.subscriptionExists(account, doc.name, shardIdOf(shard.index), consumer.name),
+    );
+  const { written } = await engine.store.updateLease(lease.name, (current) => {
+    const now = Date.now();
+    if (current && now - current.acquiredMs < kinesis.resubscribeWaitMs) return undefined;
+    return { holder: lease.id, acquiredMs: now, expiresMs: now + kinesis.subscriptionLifetimeMs };
+  });
+  if (!written) throw inUse();
 
   return {
     streaming: true,
     start: (res, codec) => {
       subs.active++;
       subs.responses.add(res);
-      void pump(engine, doc, shard, position, res, codec).finally(() => {
+      void pump(engine, doc, shard, position, res, codec, lease, inUse).finally(() => {
         subs.active--;
         subs.responses.delete(res);
       });
@@ -107,6 +111,8 @@ async function pump(
   startPosition: number,
   res: Response,
   codec: WireCodec,
+  lease: { name: string; id: string },
+  inUse: () => KinesisError,
 ): Promise<void> {
   const payloadType = codec.wire === 'json' ? 'application/json' : codec.responseContentType;
   const deadline = Date.now() + kinesis.subscriptionLifetimeMs;
@@ -120,6 +126,14 @@ async function pump(
   const unsubscribe = engine.onAppend((streamKey, shards) => {
     if (streamKey === startDoc.key && shards.has(shard.index)) wake?.();
   });
+  // A newer subscription for the same consumer and shard, on any frontend, ends this one.
+  const unwatchLease = engine.store.watchLeases((changed) => {
+    if (changed.name === lease.name && changed.holder !== lease.id) wake?.();
+  });
+  const superseded = () => {
+    const current = engine.store.peekLease(lease.name);
+    return current !== undefined && current.holder !== lease.id;
+  };
   const waitFor = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
@@ -153,6 +167,7 @@ async function pump(
   let sentAt = Date.now();
   try {
     while (!closed && Date.now() < deadline) {
+      if (superseded()) throw inUse();
       const doc = findCurrent(engine, startDoc);
       if (!doc)
         throw errors.resourceNotFound(messages.streamNotFound(startDoc.name, engine.config.accountId));
@@ -195,9 +210,15 @@ async function pump(
     if (!closed) await write(exceptionMessage(failure.type, payloadType, bytesOf(body)));
   } finally {
     unsubscribe();
+    unwatchLease();
     res.off('close', onClose);
     if (!closed) res.end();
   }
+}
+
+/** The lease of one consumer on one shard (the 5-second rule and the takeover). */
+export function subscriptionLeaseName(consumerArn: string, shard: number): string {
+  return `subscription/${consumerArn}/${shard}`;
 }
 
 function findCurrent(engine: Engine, start: StreamDoc): StreamDoc | undefined {

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { engine as engineDefaults, kinesis } from '../limits.js';
 import { errors, KinesisError } from '../protocol/errors.js';
 import {
@@ -14,6 +14,7 @@ import {
 import { cellOf, checkCell, defaultCell, existsInCell, WrongCellError } from './cells.js';
 import { evenRanges, hashKeyOf, shardIdOf, shardIndexOf } from './hash.js';
 import { KeyRing } from './keyring.js';
+import { FleetCount, OwnerLease, ownerLeaseName } from './leases.js';
 import { messages } from './messages.js';
 import { defaultOnDemandPolicy, type OnDemandPolicy, OnDemandScaler } from './ondemand.js';
 import { scaleOnDemand } from './resharding.js';
@@ -40,6 +41,8 @@ export interface EngineConfig {
   /** The cell this frontend serves (`--cell`, src/engine/cells.ts): new streams are placed in it,
    * and only its streams are served, listed and counted against the limits. */
   cell: string;
+  /** Where fleet events (owner lease, frontend count) are logged. */
+  log?: (line: string) => void;
 }
 
 /** Per-stream and per-shard metrics the engine reports (the service's CloudWatch metrics). */
@@ -169,6 +172,14 @@ export class Engine {
   /** Told of every append this frontend commits (stream key, shard indexes): readers that wait
    * for new records (SubscribeToShard) wake on it instead of polling. */
   private readonly appendListeners = new Set<(streamKey: number, shards: Set<number>) => void>();
+  /** This frontend's id in leases and heartbeats. */
+  readonly frontendId = randomUUID();
+  /** The fleet's single-owner duties happen only while this frontend holds it (leases.ts). */
+  readonly owner: OwnerLease;
+  /** The fleet's size, which shares the per-shard limits. */
+  readonly fleet: FleetCount;
+  /** The pending end of each stream's transient status (one timer per stream name). */
+  private readonly transitionTimers = new Map<string, NodeJS.Timeout>();
 
   private constructor(
     readonly store: Store,
@@ -178,14 +189,31 @@ export class Engine {
     this.keyring = new KeyRing(store);
     this.throttle = new ShardThrottle(config.throughput);
     this.scaler = new OnDemandScaler(config.onDemand);
+    const log = config.log ?? (() => {});
+    this.owner = new OwnerLease(
+      store,
+      this.frontendId,
+      ownerLeaseName(config.cell),
+      () => {
+        // Transitions other frontends started (or a dead owner left) are ended from now on.
+        for (const doc of this.streams()) this.scheduleTransition(doc);
+      },
+      log,
+    );
+    this.fleet = new FleetCount(store, this.frontendId, (count) => this.throttle.setFrontends(count), log);
   }
 
   static async open(store: Store, config: EngineConfig): Promise<Engine> {
     const engine = new Engine(store, config, new TokenSealer(await store.secret('token-key', 32)));
     engine.unwatch = store.watch((change) => {
-      if (change.kind === 'put') engine.remember(change.doc);
-      else engine.forget(change.name, change.key);
+      if (change.kind === 'put') {
+        engine.remember(change.doc);
+        // Whoever made the change, the owner ends its transient status.
+        if (engine.inCell(change.doc)) engine.scheduleTransition(change.doc);
+      } else engine.forget(change.name, change.key);
     });
+    await engine.fleet.start();
+    await engine.owner.start();
     for (const doc of await store.loadStreams()) {
       engine.remember(doc);
       if (engine.inCell(doc)) engine.scheduleTransition(doc);
@@ -210,6 +238,10 @@ export class Engine {
     this.unwatch();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const timer of this.transitionTimers.values()) clearTimeout(timer);
+    this.transitionTimers.clear();
+    await this.fleet.stop();
+    await this.owner.stop();
     if (this.trimTimer) clearInterval(this.trimTimer);
     if (this.scaleTimer) clearInterval(this.scaleTimer);
   }
@@ -485,10 +517,20 @@ export class Engine {
   /** Schedule the end of the earliest transient status in a document (stream or consumer). */
   private scheduleTransition(doc: StreamDoc): void {
     const due = nextTransition(doc);
+    const pending = this.transitionTimers.get(doc.name);
+    if (pending) {
+      clearTimeout(pending);
+      this.transitionTimers.delete(doc.name);
+    }
     if (due === undefined) return;
     const timer = setTimeout(
       () => {
-        this.timers.delete(timer);
+        this.transitionTimers.delete(doc.name);
+        if (!this.owner.isOwner) {
+          // Only the owner ends transitions; look again later in case this frontend becomes it.
+          this.retryTransition(doc.name, doc.key);
+          return;
+        }
         this.finishTransitions(doc.name, doc.key).catch(() => {
           // The store refused for now (e.g. unreachable); try again shortly.
           this.retryTransition(doc.name, doc.key);
@@ -496,16 +538,19 @@ export class Engine {
       },
       Math.max(0, due - Date.now()),
     );
-    this.timers.add(timer);
+    this.transitionTimers.set(doc.name, timer);
   }
 
   private retryTransition(name: string, key: number): void {
+    // One pending timer per stream name, whichever path set it (a retry replaces the end).
+    const pending = this.transitionTimers.get(name);
+    if (pending) clearTimeout(pending);
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.transitionTimers.delete(name);
       const doc = this.byName.get(name);
       if (doc && doc.key === key) this.scheduleTransition(doc);
     }, engineDefaults.transitionRetryMs);
-    this.timers.add(timer);
+    this.transitionTimers.set(name, timer);
   }
 
   /** End every transient status that is due: CREATING/UPDATING become ACTIVE, DELETING goes. */
@@ -1189,7 +1234,9 @@ export class Engine {
 
   /** Apply the ON_DEMAND capacity policy to every stream (a periodic check). */
   private async scaleAll(): Promise<void> {
+    if (!this.owner.isOwner) return;
     for (const doc of [...this.streams()]) {
+      if (doc.mode === 'ON_DEMAND' && doc.status === 'ACTIVE') await this.sampleCounters(doc);
       const target = this.scaler.target(doc);
       if (target === undefined) continue;
       try {
@@ -1200,10 +1247,27 @@ export class Engine {
     }
   }
 
+  /** The owner samples an ON_DEMAND stream's write counters from the store (every frontend's
+   * writes): one request per open shard per check. */
+  private async sampleCounters(doc: StreamDoc): Promise<void> {
+    const count = this.store.writeCounters?.bind(this.store);
+    if (!count) return;
+    const now = Date.now();
+    const shards = new Map<number, { records: number; bytes: number }>();
+    try {
+      for (const shard of doc.shards)
+        if (shard.closedMs === undefined) shards.set(shard.index, await count(doc.key, shard.index));
+    } catch {
+      return; // the next check samples again
+    }
+    this.scaler.noteCounters(doc.key, shards, now);
+  }
+
   // ---- retention -----------------------------------------------------------------------------
 
   /** Reclaim space of records past retention, a bounded number of rows per shard per pass. */
   private async trimAll(): Promise<void> {
+    if (!this.owner.isOwner) return;
     const now = Date.now();
     for (const doc of this.streams()) {
       for (const shard of doc.shards) {

@@ -68,12 +68,63 @@ class WriteMeter {
   }
 }
 
+/** Cumulative writes of one shard as the store counts them, whichever frontend wrote. */
+export interface ShardCounters {
+  records: number;
+  bytes: number;
+}
+
+/**
+ * The writes of every frontend to a stream, measured from the store: samples of its shards'
+ * cumulative counters taken at each check (by the owner only), kept over the window; the rate is
+ * the difference between the oldest and newest sample of the shards in both. Bytes include the
+ * store's per-record overhead and drop when trimming removed records: a negative difference
+ * counts as none (the records count stays exact).
+ */
+class FleetMeter {
+  private readonly samples: Array<{ tMs: number; shards: Map<number, ShardCounters> }> = [];
+
+  constructor(private readonly keep: number) {}
+
+  add(tMs: number, shards: Map<number, ShardCounters>): void {
+    this.samples.push({ tMs, shards });
+    while (this.samples.length > this.keep) this.samples.shift();
+  }
+
+  rates(): { records: number; bytes: number } | undefined {
+    const oldest = this.samples[0];
+    const newest = this.samples[this.samples.length - 1];
+    if (!oldest || !newest || newest.tMs <= oldest.tMs) return undefined;
+    let records = 0;
+    let bytes = 0;
+    for (const [shard, now] of newest.shards) {
+      const then = oldest.shards.get(shard);
+      if (!then) continue;
+      records += Math.max(0, now.records - then.records);
+      bytes += Math.max(0, now.bytes - then.bytes);
+    }
+    const seconds = (newest.tMs - oldest.tMs) / 1000;
+    return { records: records / seconds, bytes: bytes / seconds };
+  }
+}
+
 export class OnDemandScaler {
   private readonly meters = new Map<number, WriteMeter>();
+  private readonly fleetMeters = new Map<number, FleetMeter>();
   private readonly buckets: number;
 
   constructor(readonly policy: OnDemandPolicy) {
     this.buckets = Math.max(1, Math.round(policy.windowMs / 1000));
+  }
+
+  /** A sample of a stream's shard counters from the store (all frontends' writes). */
+  noteCounters(streamKey: number, shards: Map<number, ShardCounters>, nowMs = Date.now()): void {
+    let meter = this.fleetMeters.get(streamKey);
+    if (!meter) {
+      meter = new FleetMeter(Math.max(2, Math.round(this.policy.windowMs / this.policy.checkMs) + 1));
+      this.fleetMeters.set(streamKey, meter);
+    }
+    meter.add(nowMs, shards);
   }
 
   noteWrite(streamKey: number, records: number, bytes: number, nowMs = Date.now()): void {
@@ -87,15 +138,20 @@ export class OnDemandScaler {
 
   forget(streamKey: number): void {
     this.meters.delete(streamKey);
+    this.fleetMeters.delete(streamKey);
   }
 
   /** The shard count an ON_DEMAND stream should have now, or undefined to leave it as it is. */
   target(doc: StreamDoc, nowMs = Date.now()): number | undefined {
     if (doc.mode !== 'ON_DEMAND' || doc.status !== 'ACTIVE') return undefined;
-    const meter = this.meters.get(doc.key);
-    if (!meter) return undefined;
+    const local = this.meters.get(doc.key)?.rates(nowMs);
+    const fleet = this.fleetMeters.get(doc.key)?.rates();
+    if (!local && !fleet) return undefined;
     const open = doc.shards.filter((s) => s.closedMs === undefined).length;
-    const { records, bytes } = meter.rates(nowMs);
+    // The store's count covers every frontend; this frontend's own meter covers a store that
+    // cannot count (and the first check, before the store has two samples).
+    const records = Math.max(local?.records ?? 0, fleet?.records ?? 0);
+    const bytes = Math.max(local?.bytes ?? 0, fleet?.bytes ?? 0);
     const used = Math.max(
       records / (open * this.policy.shardRecordsPerSec),
       bytes / (open * this.policy.shardBytesPerSec),

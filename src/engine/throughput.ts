@@ -5,8 +5,10 @@
  * positive and then charged in full, so a large record or read is allowed and the shard's
  * following calls wait it off (as the service does with 10 MiB reads).
  *
- * The buckets live in the frontend that serves the call: in a fleet each frontend enforces the
- * limits on what it sees (see ARCHITECTURE.md).
+ * The buckets live in the frontend that serves the call. In a fleet of N frontends (as the store
+ * counts them, src/engine/leases.ts) each frontend's buckets refill at 1/N of the limits and hold
+ * 1/N of a second's allowance, so what the fleet accepts for a shard never exceeds the limit plus
+ * one second of burst, however the calls are spread (see ARCHITECTURE.md).
  */
 export interface ThroughputLimits {
   writeBytesPerSec: number;
@@ -20,22 +22,26 @@ class Bucket {
   private last: number;
 
   constructor(
-    private readonly perSec: number,
+    private readonly limitPerSec: number,
+    private readonly share: { frontends: number },
     now: number,
   ) {
-    this.tokens = perSec;
+    this.tokens = limitPerSec / share.frontends;
     this.last = now;
   }
 
   private refill(now: number): void {
-    this.tokens = Math.min(this.perSec, this.tokens + ((now - this.last) / 1000) * this.perSec);
+    const perSec = this.limitPerSec / this.share.frontends;
+    this.tokens = Math.min(perSec, this.tokens + ((now - this.last) / 1000) * perSec);
     this.last = now;
   }
 
   /** Whether a call may go now (the bucket is not in debt). */
   open(now: number, need = Number.MIN_VALUE): boolean {
     this.refill(now);
-    return this.tokens >= need;
+    // A share smaller than one call (5 GetRecords/s over 6 frontends) admits a call once the
+    // bucket is full and charges it in full: the long-run rate still stays within the share.
+    return this.tokens >= Math.min(need, this.limitPerSec / this.share.frontends);
   }
 
   charge(amount: number): void {
@@ -53,8 +59,15 @@ interface ShardBuckets {
 export class ShardThrottle {
   /** One entry per shard that saw traffic; dropped with its stream (bounded by the shard count). */
   private readonly shards = new Map<string, ShardBuckets>();
+  /** Frontends sharing the limits (1 on the embedded store). */
+  private readonly share = { frontends: 1 };
 
   constructor(private readonly limits: ThroughputLimits | undefined) {}
+
+  /** The fleet now has `count` frontends: each bucket refills at 1/count of its limit. */
+  setFrontends(count: number): void {
+    this.share.frontends = Math.max(1, count);
+  }
 
   private bucketsOf(streamKey: number, shard: number, now: number): ShardBuckets {
     const key = `${streamKey}:${shard}`;
@@ -62,10 +75,10 @@ export class ShardThrottle {
     if (!buckets) {
       const l = this.limits as ThroughputLimits;
       buckets = {
-        writeBytes: new Bucket(l.writeBytesPerSec, now),
-        writeRecords: new Bucket(l.writeRecordsPerSec, now),
-        readBytes: new Bucket(l.readBytesPerSec, now),
-        readCalls: new Bucket(l.readCallsPerSec, now),
+        writeBytes: new Bucket(l.writeBytesPerSec, this.share, now),
+        writeRecords: new Bucket(l.writeRecordsPerSec, this.share, now),
+        readBytes: new Bucket(l.readBytesPerSec, this.share, now),
+        readCalls: new Bucket(l.readCallsPerSec, this.share, now),
       };
       this.shards.set(key, buckets);
     }

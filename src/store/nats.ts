@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type MsgHdrs, type NatsConnection, nuid } from '@nats-io/transport-node';
-import { cellOf } from '../engine/cells.js';
-import { storeHealth } from '../limits.js';
+import { cellOf, defaultCell } from '../engine/cells.js';
+import { fleet, storeHealth } from '../limits.js';
 import {
   ApiError,
   backoffMs,
@@ -19,9 +19,12 @@ import {
   type StoredMsg,
   sleep,
 } from './nats/client.js';
+import { LeaseLog } from './nats/leases.js';
 import {
   type AppendEntry,
   type Appended,
+  type Lease,
+  type LeaseBody,
   type MetaChange,
   type MetaStatus,
   type ReadRequest,
@@ -592,6 +595,8 @@ export class NatsStore implements Store {
   private measuring = false;
   private metaLag: number | undefined;
   private metaLagMeasuredMs: number | undefined;
+  /** Leases (their own replicated stream, see src/store/nats/leases.ts). */
+  private readonly leases: LeaseLog;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -607,6 +612,15 @@ export class NatsStore implements Store {
     this.requester.gate = () =>
       this.unreachable === undefined ? undefined : new StoreUnavailableError(this.unreachable);
     this.js = jetstream(nc, { timeout: natsLimits.requestTimeoutMs });
+    this.leases = new LeaseLog(
+      this.requester,
+      this.js,
+      `${this.prefix}_lease`,
+      `${this.prefix}.lease`,
+      natsLimits,
+      this.log,
+      () => this.nextMsgId(),
+    );
     this.followConnection();
   }
 
@@ -715,6 +729,20 @@ export class NatsStore implements Store {
       store.startMetaConsumer();
       await store.syncMeta();
       store.startMetaStatus();
+      await store.ensureStream(
+        store.leases.stream,
+        store.leases.probeSubject,
+        store.leases.config(replicas, nanos),
+        deadline,
+      );
+      store.leases.start();
+      await store.leases.sync();
+      await store.ensureStream(
+        store.heartbeatStream,
+        `${store.heartbeatSubjects}.probe`,
+        store.heartbeatConfig(),
+        deadline,
+      );
     } catch (error) {
       await store.close();
       throw error;
@@ -1598,11 +1626,76 @@ export class NatsStore implements Store {
     return removed;
   }
 
+  // ---- leases and heartbeats (docs/nats-store.md, "The fleet") ------------------------------
+
+  updateLease(
+    name: string,
+    decide: (current: Lease | undefined) => LeaseBody | undefined,
+  ): Promise<{ lease: Lease | undefined; written: boolean }> {
+    return this.leases.update(name, decide);
+  }
+
+  peekLease(name: string): Lease | undefined {
+    return this.leases.peek(name);
+  }
+
+  watchLeases(onChange: (lease: Lease) => void): () => void {
+    return this.leases.watch(onChange);
+  }
+
+  /** Heartbeats are counted per cell (a cell's frontends share its shards' limits): one stream
+   * per cell. */
+  private get heartbeatStream(): string {
+    return `${this.prefix}_hb_${this.options.cell ?? defaultCell}`;
+  }
+
+  private get heartbeatSubjects(): string {
+    return `${this.prefix}.hb.${this.options.cell ?? defaultCell}`;
+  }
+
+  /** One subject per frontend keeping its last heartbeat; `max_age` drops those that stopped.
+   * In memory: a heartbeat matters only for its TTL. */
+  private heartbeatConfig(): object {
+    return {
+      name: this.heartbeatStream,
+      subjects: [`${this.heartbeatSubjects}.*`],
+      retention: 'limits',
+      storage: 'memory',
+      num_replicas: this.replicas,
+      max_msgs_per_subject: 1,
+      max_age: nanos(fleet.heartbeatTtlMs),
+      discard: 'old',
+      duplicate_window: nanos(fleet.heartbeatMs),
+    };
+  }
+
+  /** Publish this frontend's heartbeat, then count the subjects with a live one (STREAM.INFO's
+   * `num_subjects`): two requests, whatever the fleet's size; no frontend hears from another. */
+  async heartbeat(id: string, leaving = false): Promise<number> {
+    const subject = `${this.heartbeatSubjects}.${encodeName(id)}`;
+    if (leaving)
+      await this.requester.api(`$JS.API.STREAM.PURGE.${this.heartbeatStream}`, { filter: subject });
+    else await this.requester.publish(subject, Buffer.alloc(0), newHeaders());
+    const info = await this.requester.api<{ state: { num_subjects?: number } }>(
+      `$JS.API.STREAM.INFO.${this.heartbeatStream}`,
+    );
+    return leaving ? (info.state.num_subjects ?? 0) : Math.max(1, info.state.num_subjects ?? 1);
+  }
+
+  /** A shard stream's last sequence (records and seal markers ever appended) and stored bytes. */
+  async writeCounters(streamKey: number, shard: number): Promise<{ records: number; bytes: number }> {
+    const info = await this.requester.api<{ state: { last_seq: number; bytes: number } }>(
+      `$JS.API.STREAM.INFO.${this.shardStream(streamKey, shard)}`,
+    );
+    return { records: info.state.last_seq, bytes: info.state.bytes };
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.unreachableTimer);
     clearInterval(this.metaStatusTimer);
+    this.leases.close();
     this.metaMessages?.stop();
     for (const waiter of this.waiters) waiter.resolve();
     this.waiters = [];

@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { LocalLeases } from './leases.js';
 import {
   type AppendEntry,
   type Appended,
+  type Lease,
+  type LeaseBody,
   type MetaChange,
   type ReadRequest,
   type ReadResult,
@@ -375,6 +378,27 @@ export class SqliteStore implements Store {
     );
     if (cut <= first.pos) return 0;
     return this.stmt.trimBelow.run(streamKey, shard, first.pos, cut).changes;
+  }
+
+  // ---- leases: one process, so a map in memory (src/store/leases.ts) ----
+
+  private readonly leases = new LocalLeases();
+
+  updateLease(name: string, decide: (current: Lease | undefined) => LeaseBody | undefined) {
+    return this.leases.update(name, decide);
+  }
+
+  peekLease(name: string): Lease | undefined {
+    return this.leases.peek(name);
+  }
+
+  watchLeases(onChange: (lease: Lease) => void): () => void {
+    return this.leases.watch(onChange);
+  }
+
+  /** One process serves this store: it is the whole fleet. */
+  async heartbeat(_id: string, leaving = false): Promise<number> {
+    return leaving ? 0 : 1;
   }
 
   async close(): Promise<void> {

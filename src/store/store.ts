@@ -171,6 +171,23 @@ export interface ReadResult {
   tip: ShardTip;
 }
 
+/**
+ * A named lease: who holds it, since when and until when (ms since epoch, frontend clocks, which
+ * must be synchronised). Kept by the store so that frontends coordinate through it, never with
+ * each other. Expiry is by the time recorded in the entry: an entry past `expiresMs` is free.
+ */
+export interface LeaseBody {
+  holder: string;
+  acquiredMs: number;
+  expiresMs: number;
+}
+
+export interface Lease extends LeaseBody {
+  name: string;
+  /** Maintained by the store; changes with every write of any lease. */
+  version: number;
+}
+
 export interface Store {
   /** A short name for logs and health: 'sqlite', 'sqlite-memory', 'nats'. */
   readonly kind: string;
@@ -217,6 +234,35 @@ export interface Store {
    * Optional: without it (the embedded store, where the view is the store) the frontend counts
    * the changes it was told of and reports no lag. */
   metaStatus?(): MetaStatus;
+
+  /**
+   * Compare-and-set a lease: `decide` is given the current entry (undefined if there is none) and
+   * returns the entry to write, or undefined to leave it. The decision and the write are one
+   * atomic step against every frontend of the store: if another write got in between, `decide`
+   * is asked again on the newer state. Resolves to the entry as it stands after the call and
+   * whether this call wrote it.
+   */
+  updateLease(
+    name: string,
+    decide: (current: Lease | undefined) => LeaseBody | undefined,
+  ): Promise<{ lease: Lease | undefined; written: boolean }>;
+  /** The entry of a lease as this frontend last saw it (no store round trip). */
+  peekLease(name: string): Lease | undefined;
+  /** Be told of every lease entry written after this call (by any frontend). */
+  watchLeases(onChange: (lease: Lease) => void): () => void;
+  /**
+   * Record that frontend `id` is alive (for `fleet.heartbeatTtlMs`), and resolve to how many
+   * frontends are alive (this one included), as the store counts them: one small write and one
+   * read, whatever the fleet's size. With `leaving`, remove the frontend's heartbeat instead (it
+   * is stopping: the others count without it at once) and resolve to the count left.
+   */
+  heartbeat(id: string, leaving?: boolean): Promise<number>;
+  /**
+   * Cumulative records and bytes appended to a shard by every frontend, if the store can count
+   * them cheaply (the NATS store: one STREAM.INFO). The owner measures ON_DEMAND streams' fleet-wide
+   * write rate from them. Absent on a store one process serves (its own meter sees everything).
+   */
+  writeCounters?(streamKey: number, shard: number): Promise<{ records: number; bytes: number }>;
 
   close(): Promise<void>;
 }
