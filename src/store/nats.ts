@@ -66,6 +66,9 @@ export const natsLimits = {
   /** How often requests without an answer are looked for (they expire `requestTimeoutMs` after
    * they were sent, give or take this). */
   timeoutSweepMs: 100,
+  /** Reads of a shard's last message before giving up, when the shard stream was empty at the
+   * first read and was written to before its state could be read (each race takes a new write). */
+  tipReadAttempts: 5,
   /** Reads of at most this many records use pipelined message gets; longer ones a short-lived
    * pull consumer (creating one costs about as much as 30 gets). */
   smallReadRecords: 32,
@@ -670,7 +673,10 @@ export class NatsStore implements Store {
           created = true;
         } catch (error) {
           if (error instanceof ApiError && error.errCode === jsErr.streamNameInUse) created = true;
-          else if (!isTransient(error) || Date.now() > deadline) throw error;
+          else if (error instanceof ApiError && error.errCode === jsErr.clusterNoPeers) {
+            // A cluster that is still forming (its peers not all known yet): try again.
+            if (Date.now() > deadline) throw error;
+          } else if (!isTransient(error) || Date.now() > deadline) throw error;
         }
       }
       if (Date.now() > deadline) throw new Error(`JetStream stream ${name} not ready in time`);
@@ -1044,26 +1050,36 @@ export class NatsStore implements Store {
 
   /** The last message of a shard stream; undefined when the stream does not exist. */
   private async readTip(stream: string, subject: string): Promise<LogTip | undefined> {
-    let last: StoredMsg | undefined;
-    try {
-      last = await getMessage(this.requester, stream, { last_by_subj: subject });
-    } catch (error) {
-      if (error instanceof ApiError && error.errCode === jsErr.streamNotFound) return undefined;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      let last: StoredMsg | undefined;
+      try {
+        last = await getMessage(this.requester, stream, { last_by_subj: subject });
+      } catch (error) {
+        if (error instanceof ApiError && error.errCode === jsErr.streamNotFound) return undefined;
+        throw error;
+      }
+      if (last) {
+        const tip: LogTip = {
+          lastSeq: last.seq,
+          lastArrival: arrivalOf(last.headers, last.timeMs),
+          msgId: last.headers?.get(header.msgId),
+        };
+        if (last.headers?.has(header.seal)) tip.sealSeq = last.seq;
+        return tip;
+      }
+      // Never written, or every message expired (max_age): the sequence goes on from the stream's
+      // state (JetStream keeps last_seq when a stream empties). Only if it is still empty: a
+      // message stored since the get (another frontend's record or seal marker) must be read,
+      // or a writer would chain on a seal it does not know of.
+      const info = await this.requester.api<StreamInfoReply>(`$JS.API.STREAM.INFO.${stream}`);
+      if (info.state.messages === 0)
+        return {
+          lastSeq: info.state.last_seq,
+          lastArrival: Math.max(0, Date.parse(info.state.last_ts) || 0),
+        };
+      if (attempt >= natsLimits.tipReadAttempts)
+        throw new Error(`the last message of ${stream} could not be read (it kept changing)`);
     }
-    if (last) {
-      const tip: LogTip = {
-        lastSeq: last.seq,
-        lastArrival: arrivalOf(last.headers, last.timeMs),
-        msgId: last.headers?.get(header.msgId),
-      };
-      if (last.headers?.has(header.seal)) tip.sealSeq = last.seq;
-      return tip;
-    }
-    // Never written, or every message expired (max_age): the sequence goes on from the stream's
-    // state (JetStream keeps last_seq when a stream empties).
-    const info = await this.requester.api<StreamInfoReply>(`$JS.API.STREAM.INFO.${stream}`);
-    return { lastSeq: info.state.last_seq, lastArrival: Math.max(0, Date.parse(info.state.last_ts) || 0) };
   }
 
   /** For a shard writer: the stream's last message. A missing record stream is an error: record
