@@ -115,25 +115,42 @@ class Window {
   private readonly machine = new MachineSampler();
   private readonly front: ProcSampler[];
   private readonly nats: ProcSampler[];
+  private readonly loaders: ProcSampler[];
+  private readonly self = process.cpuUsage();
 
-  constructor(frontendPids: number[], natsPids: number[]) {
+  constructor(frontendPids: number[], natsPids: number[], loaderPids: number[] = []) {
     this.front = frontendPids.map((pid) => new ProcSampler(pid));
     this.nats = natsPids.map((pid) => new ProcSampler(pid));
-    for (const s of [...this.front, ...this.nats]) s.start();
+    this.loaders = loaderPids.map((pid) => new ProcSampler(pid));
+    for (const s of [...this.front, ...this.nats, ...this.loaders]) s.start();
   }
 
   stop() {
     const secs = (performance.now() - this.started) / 1000;
     const front = this.front.map((s) => s.stop());
     const nats = this.nats.map((s) => s.stop());
+    const loaders = this.loaders.map((s) => s.stop());
+    const self = process.cpuUsage(this.self);
     const cpuSeconds = (samples: Array<{ cpuPercent: number }>) =>
       samples.reduce((sum, s) => sum + (s.cpuPercent / 100) * secs, 0);
+    const machineBusyPercent = this.machine.stop();
+    const frontendCpuSeconds = cpuSeconds(front);
+    const natsCpuSeconds = cpuSeconds(nats);
+    // The clients: the load generators, or this process for the raw JetStream rows.
+    const clientCpuSeconds = cpuSeconds(loaders) + (self.user + self.system) / 1e6;
+    const machineCpuSeconds = (machineBusyPercent / 100) * os.availableParallelism() * secs;
     return {
       seconds: secs,
-      frontendCpuSeconds: cpuSeconds(front),
-      natsCpuSeconds: cpuSeconds(nats),
+      frontendCpuSeconds,
+      natsCpuSeconds,
+      clientCpuSeconds,
+      /** CPU the rest of the machine took (other users' work): the noise. */
+      otherCpuSeconds: Math.max(
+        0,
+        machineCpuSeconds - frontendCpuSeconds - natsCpuSeconds - clientCpuSeconds,
+      ),
       frontendPeakRssMiB: Math.max(0, ...front.map((s) => s.peakRssMiB)),
-      machineBusyPercent: this.machine.stop(),
+      machineBusyPercent,
     };
   }
 }
@@ -338,7 +355,11 @@ async function sluiceMode(cluster: NatsServers, natsPids: number[], count: numbe
       ),
     );
     await Promise.all(puts.map((p) => p.ready));
-    const putWindow = new Window(pids, natsPids);
+    const putWindow = new Window(
+      pids,
+      natsPids,
+      puts.map((p) => p.pid),
+    );
     for (const p of puts) p.go();
     const putResults = await Promise.all(puts.map((p) => p.result));
     rows.push(combine(`Sluice PutRecords 500 x 1 KiB, 16 callers, ${label}`, putResults, putWindow.stop()));
@@ -362,7 +383,11 @@ async function sluiceMode(cluster: NatsServers, natsPids: number[], count: numbe
       ),
     );
     await Promise.all(drains.map((d) => d.ready));
-    const drainWindow = new Window(pids, natsPids);
+    const drainWindow = new Window(
+      pids,
+      natsPids,
+      drains.map((d) => d.pid),
+    );
     for (const d of drains) d.go();
     const drainResults = await Promise.all(drains.map((d) => d.result));
     rows.push(
@@ -516,14 +541,14 @@ function render(
     '',
     `Machine: ${machine}.`,
     '',
-    '| workload | records | records/s | MB/s | p50 / p99 ms | frontend CPU-s | nats-server CPU-s | records per server CPU-s | frontend peak RSS MiB | machine busy |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| workload | records | records/s | MB/s | p50 / p99 ms | frontend CPU-s | nats-server CPU-s | records per server CPU-s | client CPU-s | other processes CPU-s | seconds | frontend peak RSS MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
     const w = row.window;
     const cpu = w.frontendCpuSeconds + w.natsCpuSeconds;
     lines.push(
-      `| ${row.name} | ${n0(row.records)} | ${n0(row.records / row.seconds)} | ${n1((row.records * recordBytes) / row.seconds / 1e6)} | ${latencyText(row)} | ${n1(w.frontendCpuSeconds)} | ${n1(w.natsCpuSeconds)} | ${cpu > 0 ? n0(row.records / cpu) : '—'} | ${w.frontendPeakRssMiB > 0 ? n0(w.frontendPeakRssMiB) : '—'} | ${n0(w.machineBusyPercent)}% |`,
+      `| ${row.name} | ${n0(row.records)} | ${n0(row.records / row.seconds)} | ${n1((row.records * recordBytes) / row.seconds / 1e6)} | ${latencyText(row)} | ${w.frontendPeakRssMiB > 0 ? n1(w.frontendCpuSeconds) : '—'} | ${n1(w.natsCpuSeconds)} | ${cpu > 0 ? n0(row.records / cpu) : '—'} | ${n1(w.clientCpuSeconds)} | ${n1(w.otherCpuSeconds)} | ${n1(w.seconds)} | ${w.frontendPeakRssMiB > 0 ? n0(w.frontendPeakRssMiB) : '—'} |`,
     );
   }
   const notes = rows.flatMap((r) =>
@@ -534,10 +559,15 @@ function render(
   lines.push(
     '',
     "Latency: per PutRecords or GetRecords call (one figure per frontend's load generator), per " +
-      'publish acknowledgement, or per 10,000-message fetch batch. "Machine busy" is the CPU of the ' +
-      'whole machine (both cores, every process, the load generators and other users included) during ' +
-      "the window: where it is high while the servers' CPU-seconds are low, other work took the cores. " +
-      `Load average before the run ${busy.before.map((v) => v.toFixed(1)).join(', ')}, after ${busy.after.map((v) => v.toFixed(1)).join(', ')}.`,
+      'publish acknowledgement, or per 10,000-message fetch batch. CPU-seconds are taken over each ' +
+      'measured window ("seconds"): servers (frontends and the three nats-servers; "records per ' +
+      'server CPU-s" divides by their sum), clients (the load generators, or the benchmark process ' +
+      'that publishes and fetches in the raw rows), and other processes: everything else the machine ' +
+      `ran meanwhile (other users' tests), out of ${os.availableParallelism()} cores x the window. ` +
+      `The machine was busy ${n0(Math.min(...rows.map((r) => r.window.machineBusyPercent)))} to ` +
+      `${n0(Math.max(...rows.map((r) => r.window.machineBusyPercent)))}% during the windows; load average ` +
+      `before the run ${busy.before.map((v) => v.toFixed(1)).join(', ')}, after ${busy.after.map((v) => v.toFixed(1)).join(', ')}. ` +
+      'With the cores this busy, compare rows by records per server CPU-second rather than records/s.',
   );
   if (notes.length > 0) lines.push('', ...notes);
   lines.push(
