@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { nats as natsLimits } from '../src/limits.js';
 import { forEachLimited, newHeaders, Requester } from '../src/store/nats/client.js';
 import { NatsStore } from '../src/store/nats.js';
 import {
@@ -57,8 +58,8 @@ const drainRecords = Number(values['drain-records']);
 const coldStreams = Number(values['cold-streams']);
 const recordBytes = 1024;
 const rawStreams = 4;
-/** Publishes in flight per raw stream: the store's own bound per shard (maxInflightPerShard). */
-const rawWindow = 1024;
+/** Publishes in flight per raw stream: the store's own bound per shard. */
+const rawWindow = natsLimits.maxInflightPerShard;
 const coldStarts = 3;
 
 function log(line: string): void {
@@ -172,7 +173,7 @@ interface Row {
 
 async function rawJetStream(cluster: NatsServers, natsPids: number[]): Promise<Row[]> {
   const nc = await connect({ servers: cluster.servers });
-  const requester = new Requester(nc, 5_000, 100);
+  const requester = new Requester(nc, natsLimits.requestTimeoutMs, natsLimits.timeoutSweepMs);
   const rows: Row[] = [];
   try {
     const names = Array.from({ length: rawStreams }, (_, i) => `bench_raw_${i}`);
