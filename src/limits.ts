@@ -286,3 +286,79 @@ export const fleet = {
    * subscription lasts 5 minutes). */
   leaseRetentionMs: 60 * 60_000,
 } as const;
+
+/** The NATS JetStream store (src/store/nats.ts, docs/nats-store.md), each bound with its reason. */
+export const nats = {
+  /** JetStream's own expiry of records (max_age of each shard stream): the longest retention the
+   * API allows (8,760 h) plus a day. The engine hides records past each stream's retention and
+   * trims them every minute; max_age is only a backstop, so it never has to change with
+   * IncreaseStreamRetentionPeriod. */
+  recordMaxAgeMs: (8760 + 24) * 3_600_000,
+  /** Duplicate window of every stream: a message resent with the same Nats-Msg-Id within this
+   * time is answered with the stored copy instead of being stored twice. The server keeps one
+   * entry per message id for this long (memory grows with rate x window), so it is short, but it
+   * must exceed `writeDeadlineMs` so that every resend of a write is covered. */
+  duplicateWindowMs: 30_000,
+  /** An append, a seal or a metadata write (resends after leader changes and conflicts included)
+   * gives up after this long; below `duplicateWindowMs`. */
+  writeDeadlineMs: 20_000,
+  /** A publish or API request without an answer after this long is taken as lost (it may have
+   * taken effect: writes are resent with the same message id). A leader election takes a few
+   * seconds. */
+  requestTimeoutMs: 5_000,
+  /** Messages one frontend keeps in flight per shard (pipelined publishes awaiting their ack):
+   * enough for a full PutRecords (500) and the next. */
+  maxInflightPerShard: 1024,
+  /** Backoff after a conflict (another frontend appended to the shard) or a failed attempt:
+   * random in [0, min(cap, base x 2^attempt)]. */
+  retryBaseMs: 1,
+  retryMaxMs: 200,
+  /** Backoff of stream creation probes, metadata writes and connection attempts while a server or
+   * leader is not there: random in [0, min(cap, base x 2^attempt)]. */
+  adminRetryBaseMs: 5,
+  adminRetryMaxMs: 1_000,
+  /** How often requests without an answer are looked for (they expire `requestTimeoutMs` after
+   * they were sent, give or take this). */
+  timeoutSweepMs: 100,
+  /** Reads of a shard's last message before giving up, when the shard stream was empty at the
+   * first read and was written to before its state could be read (each race takes a new write). */
+  tipReadAttempts: 5,
+  /** Reads of at most this many records use pipelined message gets; longer ones a short-lived
+   * pull consumer (creating one costs about as much as 30 gets). */
+  smallReadRecords: 32,
+  /** When creating a read consumer fails (a cluster that lost a node), reads use message gets for
+   * this long, at most `fallbackReadRecords` records per read. */
+  consumerReadsOffMs: 30_000,
+  fallbackReadRecords: 1_000,
+  /** Per-record allowance for subject and headers added to a read's byte bound when asking
+   * JetStream for a batch (JetStream counts whole messages; the store counts data and key). */
+  readOverheadBytesPerRecord: 512,
+  /** A read consumer is deleted after its read; if that is lost, the server drops it after this
+   * long idle. */
+  readConsumerIdleMs: 10_000,
+  /** Trimming skips a shard without reading its oldest record when the server stamped that record
+   * this much later than the cut (frontend clocks stamp arrival times; this allows for skew). */
+  clockSkewAllowanceMs: 60_000,
+  /** Entries kept per name (stream document, setting, secret) in the metadata log: a frontend
+   * starts from the latest of each; a view that falls behind by more than this many versions of
+   * one document skips the older ones (it converges on the latest, which is all the engine keeps). */
+  metaHistoryPerName: 64,
+  /** Stream creations and deletions one store runs at once (each is a meta-leader proposal). */
+  adminConcurrency: 16,
+  /** Time allowed at open to connect and for JetStream to answer (a cluster electing its meta
+   * leader takes a few seconds). */
+  openTimeoutMs: 30_000,
+  /** One connection attempt at open (attempts go on until `openTimeoutMs`). */
+  connectTimeoutMs: 5_000,
+  /** Wait between reconnect attempts to a server (reconnection never stops). */
+  reconnectWaitMs: 250,
+  /** Ping interval and unanswered pings before a connection is taken as dead. */
+  pingIntervalMs: 5_000,
+  maxPingsOut: 3,
+  /** The server's max_payload must hold the largest record (10 MiB after UpdateMaxRecordSize,
+   * plus 28 bytes of encryption) with its headers and a 256-character partition key. */
+  minServerMaxPayloadBytes: 10 * 1024 * 1024 + 64 * 1024,
+  /** A record stream whose Kinesis stream is gone is removed by the orphan sweep only once it is
+   * this old (a stream created by a frontend is always in the metadata log long before). */
+  orphanGraceMs: 10 * 60_000,
+} as const;

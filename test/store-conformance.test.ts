@@ -1,6 +1,9 @@
 /**
  * The Store contract, tested the same way against every implementation: the embedded SQLite store
- * (in memory) and the NATS JetStream store on a single-node nats-server started here.
+ * (in memory), the NATS JetStream store on a single-node nats-server started here, and the NATS
+ * store on a 3-node cluster (R3) through two stores (two frontends) with every call alternating
+ * between them: a watch on one sees the changes made through the other, and a read through one
+ * sees what was just appended through the other.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -8,13 +11,18 @@ import { NatsStore } from '../src/store/nats.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import {
   type AppendEntry,
+  type Appended,
+  type Lease,
+  type LeaseBody,
   type MetaChange,
+  type ReadRequest,
   ShardSealedError,
+  type ShardTip,
   type Store,
   type StreamDoc,
 } from '../src/store/store.js';
 import { sleep } from './helpers.js';
-import { makeDoc, type NatsServers, startNats } from './nats-helpers.js';
+import { makeDoc, type NatsServers, startNats, startNatsCluster } from './nats-helpers.js';
 
 function entries(shard: number, count: number, tag: string): AppendEntry[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -28,12 +36,93 @@ const allRecords = { minArrivalMs: 0, maxCount: 10_000, maxBytes: 10 * 1024 * 10
 
 interface Backend {
   name: string;
+  /** True when calls go through several frontends (concurrent calls are then not ordered by
+   * the order in which they were issued, and a call's records may interleave with another's). */
+  frontends?: number;
   start(): Promise<void>;
   open(): Promise<Store>;
   stop(): Promise<void>;
 }
 
+/**
+ * Two stores over one cluster, as two frontends: every call goes to the one the previous call did
+ * not use (a watch too), so each step of a test is checked against the other frontend's writes.
+ */
+class AlternatingStore implements Store {
+  readonly kind: string;
+  private next = 0;
+
+  constructor(private readonly stores: [Store, Store]) {
+    this.kind = stores[0].kind;
+  }
+
+  private pick(): Store {
+    const store = this.stores[this.next] as Store;
+    this.next = 1 - this.next;
+    return store;
+  }
+
+  loadStreams() {
+    return this.pick().loadStreams();
+  }
+  watch(onChange: (change: MetaChange) => void) {
+    return this.pick().watch(onChange);
+  }
+  putStream(doc: StreamDoc, expectedVersion: number) {
+    return this.pick().putStream(doc, expectedVersion);
+  }
+  deleteStream(name: string, expectedVersion: number) {
+    return this.pick().deleteStream(name, expectedVersion);
+  }
+  getStream(name: string) {
+    return this.pick().getStream(name);
+  }
+  getSetting(name: string) {
+    return this.pick().getSetting(name);
+  }
+  putSetting(name: string, value: unknown, expectedVersion: number) {
+    return this.pick().putSetting(name, value, expectedVersion);
+  }
+  secret(name: string, sizeBytes: number) {
+    return this.pick().secret(name, sizeBytes);
+  }
+  append(streamKey: number, entries: AppendEntry[]) {
+    return this.pick().append(streamKey, entries);
+  }
+  sealShard(streamKey: number, shard: number) {
+    return this.pick().sealShard(streamKey, shard);
+  }
+  read(request: ReadRequest) {
+    return this.pick().read(request);
+  }
+  tip(streamKey: number, shard: number) {
+    return this.pick().tip(streamKey, shard);
+  }
+  positionAt(streamKey: number, shard: number, timestampMs: number) {
+    return this.pick().positionAt(streamKey, shard, timestampMs);
+  }
+  trim(streamKey: number, shard: number, beforeMs: number, maxRows: number) {
+    return this.pick().trim(streamKey, shard, beforeMs, maxRows);
+  }
+  updateLease(name: string, decide: (current: Lease | undefined) => LeaseBody | undefined) {
+    return this.pick().updateLease(name, decide);
+  }
+  peekLease(name: string) {
+    return this.pick().peekLease(name);
+  }
+  watchLeases(onChange: (lease: Lease) => void) {
+    return this.pick().watchLeases(onChange);
+  }
+  heartbeat(id: string, leaving?: boolean) {
+    return this.pick().heartbeat(id, leaving);
+  }
+  async close() {
+    await Promise.all(this.stores.map((s) => s.close()));
+  }
+}
+
 let nats: NatsServers | undefined;
+let cluster: NatsServers | undefined;
 const backends: Backend[] = [
   {
     name: 'sqlite-memory',
@@ -49,6 +138,22 @@ const backends: Backend[] = [
     open: () => NatsStore.open({ servers: nats?.servers ?? [] }),
     stop: async () => {
       await nats?.stop();
+    },
+  },
+  {
+    name: 'nats (3-node cluster, R3, two frontends alternating)',
+    frontends: 2,
+    start: async () => {
+      cluster = await startNatsCluster(3);
+    },
+    open: async () => {
+      // Each frontend knows one node (it learns the others from it), as `sluice serve` would.
+      const [a, b] = cluster?.nodes ?? [];
+      const open = (n: typeof a) => NatsStore.open({ servers: [`127.0.0.1:${n?.port}`] });
+      return new AlternatingStore(await Promise.all([open(a), open(b)]));
+    },
+    stop: async () => {
+      await cluster?.stop();
     },
   },
 ];
@@ -199,9 +304,14 @@ for (const backend of backends) {
         [...positions].sort((x, y) => x - y),
         Array.from({ length: 200 }, (_, i) => i),
       );
+      // One frontend keeps a call's records together; through two, another frontend's records
+      // may land between them (the contract promises input order, not contiguity).
       for (const call of calls)
-        for (let i = 1; i < call.length; i++)
-          assert.equal(call[i]?.position, (call[i - 1]?.position ?? 0) + 1);
+        for (let i = 1; i < call.length; i++) {
+          const previous = call[i - 1]?.position ?? 0;
+          if (backend.frontends) assert.ok((call[i]?.position ?? 0) > previous);
+          else assert.equal(call[i]?.position, previous + 1);
+        }
       const { records } = await store.read({ streamKey: doc.key, shard: 0, fromPosition: 0, ...allRecords });
       assert.equal(records.length, 200);
       calls.forEach((call, c) => {
@@ -348,6 +458,48 @@ for (const backend of backends) {
       const before = store.append(doc.key, entries(0, 50, 'before'));
       const seal = store.sealShard(doc.key, 0);
       const afterSeal = store.append(doc.key, entries(0, 5, 'after'));
+      if (backend.frontends) {
+        // Calls issued at once through different frontends are not ordered among themselves:
+        // each append lands before the seal or is refused (a chain the seal cut in two is refused
+        // with the results of what it stored), and the seal ends the shard exactly after them.
+        const [b, t, a] = await Promise.allSettled([before, seal, afterSeal]);
+        assert.equal(t.status, 'fulfilled');
+        const tip = (t as PromiseFulfilledResult<ShardTip>).value;
+        const stored = new Set<string>();
+        for (const [result, tag, count] of [
+          [b, 'before', 50],
+          [a, 'after', 5],
+        ] as const) {
+          if (result.status === 'rejected')
+            assert.ok(result.reason instanceof ShardSealedError, String(result.reason));
+          const appended: Array<Appended | undefined> =
+            result.status === 'fulfilled'
+              ? result.value
+              : 'appended' in result.reason
+                ? result.reason.appended
+                : [];
+          for (let i = 0; i < count; i++) {
+            const one = appended[i];
+            if (!one) continue;
+            assert.ok(one.position < tip.nextPosition, `${tag}-${i} at ${one.position}, after the seal`);
+            stored.add(`${tag}-${i}`);
+          }
+        }
+        const { records } = await store.read({
+          streamKey: doc.key,
+          shard: 0,
+          fromPosition: 0,
+          ...allRecords,
+        });
+        assert.deepEqual(new Set(records.map((r) => r.data.toString())), stored);
+        assert.equal(records.length, stored.size);
+        assert.equal(tip.nextPosition, stored.size);
+        assert.equal(tip.sealed, true);
+        // Refused through either frontend.
+        await assert.rejects(store.append(doc.key, entries(0, 1, 'late')), ShardSealedError);
+        await assert.rejects(store.append(doc.key, entries(0, 1, 'late')), ShardSealedError);
+        return;
+      }
       const [appended, tip] = await Promise.all([before, seal]);
       await assert.rejects(afterSeal, ShardSealedError);
       assert.equal(appended.length, 50);

@@ -3,7 +3,7 @@ import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type MsgHdrs, type NatsConnection, nuid } from '@nats-io/transport-node';
 import { cellOf, defaultCell } from '../engine/cells.js';
-import { fleet, storeHealth } from '../limits.js';
+import { fleet, nats, storeHealth } from '../limits.js';
 import {
   ApiError,
   backoffMs,
@@ -38,80 +38,8 @@ import {
   type StreamDoc,
 } from './store.js';
 
-/**
- * Every bound of the NATS JetStream store, with its reason. (To move into src/limits.ts.)
- */
-export const natsLimits = {
-  /** JetStream's own expiry of records (max_age of each shard stream): the longest retention the
-   * API allows (8,760 h) plus a day. The engine hides records past each stream's retention and
-   * trims them every minute; max_age is only a backstop, so it never has to change with
-   * IncreaseStreamRetentionPeriod. */
-  recordMaxAgeMs: (8760 + 24) * 3_600_000,
-  /** Duplicate window of every stream: a message resent with the same Nats-Msg-Id within this
-   * time is answered with the stored copy instead of being stored twice. The server keeps one
-   * entry per message id for this long (memory grows with rate x window), so it is short, but it
-   * must exceed `writeDeadlineMs` so that every resend of a write is covered. */
-  duplicateWindowMs: 30_000,
-  /** An append, a seal or a metadata write (resends after leader changes and conflicts included)
-   * gives up after this long; below `duplicateWindowMs`. */
-  writeDeadlineMs: 20_000,
-  /** A publish or API request without an answer after this long is taken as lost (it may have
-   * taken effect: writes are resent with the same message id). A leader election takes a few
-   * seconds. */
-  requestTimeoutMs: 5_000,
-  /** Messages one frontend keeps in flight per shard (pipelined publishes awaiting their ack):
-   * enough for a full PutRecords (500) and the next. */
-  maxInflightPerShard: 1024,
-  /** Backoff after a conflict (another frontend appended to the shard) or a failed attempt:
-   * random in [0, min(cap, base x 2^attempt)]. */
-  retryBaseMs: 1,
-  retryMaxMs: 200,
-  /** Backoff of stream creation probes, metadata writes and connection attempts while a server or
-   * leader is not there: random in [0, min(cap, base x 2^attempt)]. */
-  adminRetryBaseMs: 5,
-  adminRetryMaxMs: 1_000,
-  /** How often requests without an answer are looked for (they expire `requestTimeoutMs` after
-   * they were sent, give or take this). */
-  timeoutSweepMs: 100,
-  /** Reads of at most this many records use pipelined message gets; longer ones a short-lived
-   * pull consumer (creating one costs about as much as 30 gets). */
-  smallReadRecords: 32,
-  /** When creating a read consumer fails (a cluster that lost a node), reads use message gets for
-   * this long, at most `fallbackReadRecords` records per read. */
-  consumerReadsOffMs: 30_000,
-  fallbackReadRecords: 1_000,
-  /** Per-record allowance for subject and headers added to a read's byte bound when asking
-   * JetStream for a batch (JetStream counts whole messages; the store counts data and key). */
-  readOverheadBytesPerRecord: 512,
-  /** A read consumer is deleted after its read; if that is lost, the server drops it after this
-   * long idle. */
-  readConsumerIdleMs: 10_000,
-  /** Trimming skips a shard without reading its oldest record when the server stamped that record
-   * this much later than the cut (frontend clocks stamp arrival times; this allows for skew). */
-  clockSkewAllowanceMs: 60_000,
-  /** Entries kept per name (stream document, setting, secret) in the metadata log: a frontend
-   * starts from the latest of each; a view that falls behind by more than this many versions of
-   * one document skips the older ones (it converges on the latest, which is all the engine keeps). */
-  metaHistoryPerName: 64,
-  /** Stream creations and deletions one store runs at once (each is a meta-leader proposal). */
-  adminConcurrency: 16,
-  /** Time allowed at open to connect and for JetStream to answer (a cluster electing its meta
-   * leader takes a few seconds). */
-  openTimeoutMs: 30_000,
-  /** One connection attempt at open (attempts go on until `openTimeoutMs`). */
-  connectTimeoutMs: 5_000,
-  /** Wait between reconnect attempts to a server (reconnection never stops). */
-  reconnectWaitMs: 250,
-  /** Ping interval and unanswered pings before a connection is taken as dead. */
-  pingIntervalMs: 5_000,
-  maxPingsOut: 3,
-  /** The server's max_payload must hold the largest record (10 MiB after UpdateMaxRecordSize,
-   * plus 28 bytes of encryption) with its headers and a 256-character partition key. */
-  minServerMaxPayloadBytes: 10 * 1024 * 1024 + 64 * 1024,
-  /** A record stream whose Kinesis stream is gone is removed by the orphan sweep only once it is
-   * this old (a stream created by a frontend is always in the metadata log long before). */
-  orphanGraceMs: 10 * 60_000,
-} as const;
+/** The store's bounds live in src/limits.ts (`nats`); the name is kept for this file's readers. */
+export const natsLimits = nats;
 
 export interface NatsStoreOptions {
   /** `host:port` of one or more servers of the cluster. */
@@ -798,7 +726,10 @@ export class NatsStore implements Store {
           created = true;
         } catch (error) {
           if (error instanceof ApiError && error.errCode === jsErr.streamNameInUse) created = true;
-          else if (!isTransient(error) || Date.now() > deadline) throw error;
+          else if (error instanceof ApiError && error.errCode === jsErr.clusterNoPeers) {
+            // A cluster that is still forming (its peers not all known yet): try again.
+            if (Date.now() > deadline) throw error;
+          } else if (!isTransient(error) || Date.now() > deadline) throw error;
         }
       }
       if (Date.now() > deadline) throw new Error(`JetStream stream ${name} not ready in time`);
@@ -1198,26 +1129,36 @@ export class NatsStore implements Store {
 
   /** The last message of a shard stream; undefined when the stream does not exist. */
   private async readTip(stream: string, subject: string): Promise<LogTip | undefined> {
-    let last: StoredMsg | undefined;
-    try {
-      last = await getMessage(this.requester, stream, { last_by_subj: subject });
-    } catch (error) {
-      if (error instanceof ApiError && error.errCode === jsErr.streamNotFound) return undefined;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      let last: StoredMsg | undefined;
+      try {
+        last = await getMessage(this.requester, stream, { last_by_subj: subject });
+      } catch (error) {
+        if (error instanceof ApiError && error.errCode === jsErr.streamNotFound) return undefined;
+        throw error;
+      }
+      if (last) {
+        const tip: LogTip = {
+          lastSeq: last.seq,
+          lastArrival: arrivalOf(last.headers, last.timeMs),
+          msgId: last.headers?.get(header.msgId),
+        };
+        if (last.headers?.has(header.seal)) tip.sealSeq = last.seq;
+        return tip;
+      }
+      // Never written, or every message expired (max_age): the sequence goes on from the stream's
+      // state (JetStream keeps last_seq when a stream empties). Only if it is still empty: a
+      // message stored since the get (another frontend's record or seal marker) must be read,
+      // or a writer would chain on a seal it does not know of.
+      const info = await this.requester.api<StreamInfoReply>(`$JS.API.STREAM.INFO.${stream}`);
+      if (info.state.messages === 0)
+        return {
+          lastSeq: info.state.last_seq,
+          lastArrival: Math.max(0, Date.parse(info.state.last_ts) || 0),
+        };
+      if (attempt >= natsLimits.tipReadAttempts)
+        throw new Error(`the last message of ${stream} could not be read (it kept changing)`);
     }
-    if (last) {
-      const tip: LogTip = {
-        lastSeq: last.seq,
-        lastArrival: arrivalOf(last.headers, last.timeMs),
-        msgId: last.headers?.get(header.msgId),
-      };
-      if (last.headers?.has(header.seal)) tip.sealSeq = last.seq;
-      return tip;
-    }
-    // Never written, or every message expired (max_age): the sequence goes on from the stream's
-    // state (JetStream keeps last_seq when a stream empties).
-    const info = await this.requester.api<StreamInfoReply>(`$JS.API.STREAM.INFO.${stream}`);
-    return { lastSeq: info.state.last_seq, lastArrival: Math.max(0, Date.parse(info.state.last_ts) || 0) };
   }
 
   /** For a shard writer: the stream's last message. A missing record stream is an error: record

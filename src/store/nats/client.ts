@@ -39,6 +39,8 @@ export class RequestTimeoutError extends Error {
 
 /** JetStream error codes the store reacts to (server/errors.json of nats-server 2.9). */
 export const jsErr = {
+  /** No suitable peers for placement: also while a cluster is still forming. */
+  clusterNoPeers: 10005,
   clusterNotAvailable: 10008,
   noMessageFound: 10037,
   streamNameInUse: 10058,
