@@ -228,8 +228,12 @@ export const sqlite = {
    * append waits for at most one commit before its own. */
   commitMaxRows: 4_000,
   commitMaxBytes: 8 * 1024 * 1024,
+  /** Appends' record bytes sent to the worker and not answered yet: two group commits' worth (the
+   * one running and the next). Further appends wait, in order, as their requests' records rather
+   * than as copies queued in messages. An append larger than this is sent alone. */
+  maxBytesAtWorker: 16 * 1024 * 1024,
   /** Buffers that carry appends' records to the worker are kept for reuse when it hands them
-   * back, up to this many bytes (16 PutRecords of 4 MiB); the smallest is 64 KiB. */
-  transferPoolBytes: 64 * 1024 * 1024,
+   * back, up to this many bytes; the smallest is 64 KiB. */
+  transferPoolBytes: 32 * 1024 * 1024,
   transferMinBytes: 64 * 1024,
 } as const;

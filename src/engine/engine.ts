@@ -934,6 +934,8 @@ export class Engine {
     appended: Array<Appended | undefined>,
   ): void {
     const touched = new Set<number>();
+    // Counted per shard, then told to the metrics once per shard (not once per record).
+    const perShard = new Map<number, { records: number; bytes: number }>();
     let records = 0;
     let bytes = 0;
     appended.forEach((a, i) => {
@@ -942,11 +944,17 @@ export class Engine {
         touched.add(shard);
         records++;
         bytes += sizes[i] ?? 0;
-        this.metrics?.incoming(doc.name, shard, 1, sizes[i] ?? 0);
+        const counts = perShard.get(shard);
+        if (counts) {
+          counts.records++;
+          counts.bytes += sizes[i] ?? 0;
+        } else perShard.set(shard, { records: 1, bytes: sizes[i] ?? 0 });
       } else {
         this.metrics?.writeThrottled(doc.name, shard);
       }
     });
+    for (const [shard, counts] of perShard)
+      this.metrics?.incoming(doc.name, shard, counts.records, counts.bytes);
     if (touched.size > 0) for (const listener of this.appendListeners) listener(doc.key, touched);
     if (doc.mode === 'ON_DEMAND' && records > 0) this.scaler.noteWrite(doc.key, records, bytes);
   }

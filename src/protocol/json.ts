@@ -9,8 +9,8 @@ export const jsonContentType = 'application/x-amz-json-1.1';
  * its base64 string, a Date its epoch seconds, undefined members are left out and undefined array
  * items are null, exactly as `JSON.stringify` writes the value with those replaced. Blobs are
  * base64-encoded into the answer without being escaped again or copied into a wire-shaped tree
- * first: a GetRecords answer of 10,000 records of 1 KiB takes about 45 ms instead of about 110 ms
- * (bench/json-probe.ts).
+ * first: a GetRecords answer of 10,000 records of 1 KiB took about 35-45 ms instead of 60-110 ms
+ * (`JSON.stringify` of a copied tree, then UTF-8 encoding), measured side by side.
  */
 export function encodeJson(value: unknown): Buffer {
   const parts: Array<string | Buffer> = [];

@@ -136,9 +136,9 @@ function handle(first: Request): void {
       }
       commitBatch(batch);
     } else if (request.op === 'close') {
+      // The store ends this thread once it has the answer (exiting here could overtake it).
       core.close();
       send({ id: request.id, ok: true });
-      port.close();
       return;
     } else handleCall(request);
   }

@@ -46,6 +46,10 @@ export class SqliteStore implements Store {
   /** Buffers handed back by the worker, by size, for the next appends (transferBuffer). */
   private readonly spare = new Map<number, ArrayBuffer[]>();
   private spareBytes = 0;
+  /** Records' bytes of the appends sent to the worker and not answered yet, and appends (and
+   * seals) waiting to be sent (gate). */
+  private bytesAtWorker = 0;
+  private readonly gated: Array<{ bytes: number; resolve: () => void }> = [];
 
   /** Open the store; resolves once the database is open (or rejects if it cannot be). */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -204,20 +208,58 @@ export class SqliteStore implements Store {
   }
 
   async append(streamKey: number, entries: AppendEntry[]): Promise<Appended[]> {
+    let total = 0;
+    for (const entry of entries) total += entry.data.length;
+    await this.gate(total);
+    try {
+      return await this.appendNow(streamKey, entries, total);
+    } finally {
+      this.ungate(total);
+    }
+  }
+
+  /**
+   * Appends and seals wait here, in order, while the worker already holds appends' records of
+   * `sqlite.maxBytesAtWorker` (src/limits.ts): the worker then always has its next group commit
+   * queued, and a backlog (a starved worker, an overload) waits as the requests' decoded records
+   * rather than as copies in messages (measured: +130 MiB with 256 PutRecords queued).
+   */
+  private gate(bytes: number): Promise<void> | undefined {
+    if (
+      this.gated.length === 0 &&
+      (this.bytesAtWorker === 0 || this.bytesAtWorker + bytes <= bounds.maxBytesAtWorker)
+    ) {
+      this.bytesAtWorker += bytes;
+      return undefined;
+    }
+    return new Promise((resolve) => this.gated.push({ bytes, resolve }));
+  }
+
+  private ungate(bytes: number): void {
+    this.bytesAtWorker -= bytes;
+    for (;;) {
+      const next = this.gated[0];
+      if (!next || (this.bytesAtWorker !== 0 && this.bytesAtWorker + next.bytes > bounds.maxBytesAtWorker))
+        break;
+      this.gated.shift();
+      this.bytesAtWorker += next.bytes;
+      next.resolve();
+    }
+  }
+
+  private async appendNow(streamKey: number, entries: AppendEntry[], total: number): Promise<Appended[]> {
     const count = entries.length;
     const shards = new Int32Array(count);
     const lengths = new Int32Array(count);
     const keyLengths = new Int32Array(count);
     let partitionKeys = '';
     let keyIds: Array<string | null> | undefined;
-    let total = 0;
     for (let i = 0; i < count; i++) {
       const entry = entries[i] as AppendEntry;
       shards[i] = entry.shard;
       lengths[i] = entry.data.length;
       partitionKeys += entry.partitionKey;
       keyLengths[i] = entry.partitionKey.length;
-      total += entry.data.length;
       if (entry.keyId !== undefined) {
         keyIds ??= new Array<string | null>(count).fill(null);
         keyIds[i] = entry.keyId;
@@ -248,6 +290,9 @@ export class SqliteStore implements Store {
   }
 
   async sealShard(streamKey: number, shard: number): Promise<ShardTip> {
+    // In order with the appends waiting at the gate.
+    await this.gate(0);
+    this.ungate(0);
     const result = await this.send<WorkResult>({ op: 'seal', work: { kind: 'seal', streamKey, shard } });
     if (result.kind !== 'sealed') throw new Error('the SQLite worker answered a seal with an append');
     return result.tip;
