@@ -149,6 +149,16 @@ function loadTable(w: WorkloadResult, cores: number): string[] {
       `CPU used by other processes on the machine (neither the server nor the load generator), as a share of all its cores, during each measurement: ${noise.join(', ')}.`,
     );
   }
+  const sluice = w.rows.find((r) => r.server === 'sluice' && r.load && r.serverProc?.mainThreadCpuPercent);
+  if (sluice?.load && sluice.serverProc?.mainThreadCpuPercent) {
+    const proc = sluice.serverProc;
+    const rate = sluice.load.records / sluice.load.seconds;
+    const main = proc.mainThreadCpuPercent ?? 0;
+    notes.push(
+      `Sluice's event-loop thread used ${fmtInt(main)}% of a core of its ${fmtInt(proc.cpuPercent)}% (the rest is mostly the SQLite worker thread): ` +
+        `${rate > 0 ? ((main * 1e4) / rate).toFixed(1) : '-'} us of event loop per record.`,
+    );
+  }
   return [...lines, '', ...notes.map((n) => `- ${n}`)];
 }
 

@@ -294,9 +294,10 @@ const clockTicks = (() => {
   return 100;
 })();
 
-function cpuTicks(pid: number): number | undefined {
+/** CPU ticks of a process (all its threads), or of its main thread alone with `mainThread`. */
+function cpuTicks(pid: number, mainThread = false): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime is field 14, stime field 15.
     return Number(fields[11]) + Number(fields[12]);
@@ -327,6 +328,8 @@ function machineTicks(): { busy: number; total: number } {
 export interface ProcSample {
   /** CPU time of the process over the window as a percentage of one core. */
   cpuPercent: number;
+  /** CPU time of the process's main thread alone (a Node server's event loop), same unit. */
+  mainThreadCpuPercent?: number;
   /** Largest resident set seen in the window (VmHWM after a reset, or sampled VmRSS), MiB. */
   peakRssMiB: number;
   /** Resident set at the end of the window, MiB. */
@@ -338,6 +341,7 @@ export interface ProcSample {
 /** Samples one process's CPU time and resident set over a window. */
 export class ProcSampler {
   private startTicks = 0;
+  private startMainTicks = 0;
   private startAt = 0;
   private maxRssKiB = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -354,6 +358,7 @@ export class ProcSampler {
       this.hwmReset = false;
     }
     this.startTicks = cpuTicks(this.pid) ?? 0;
+    this.startMainTicks = cpuTicks(this.pid, true) ?? 0;
     this.startAt = performance.now();
     this.maxRssKiB = statusKiB(this.pid, 'VmRSS') ?? 0;
     this.timer = setInterval(() => {
@@ -365,10 +370,12 @@ export class ProcSampler {
     clearInterval(this.timer);
     const seconds = (performance.now() - this.startAt) / 1000;
     const ticks = (cpuTicks(this.pid) ?? this.startTicks) - this.startTicks;
+    const mainTicks = (cpuTicks(this.pid, true) ?? this.startMainTicks) - this.startMainTicks;
     const rss = statusKiB(this.pid, 'VmRSS') ?? 0;
     const hwm = this.hwmReset ? (statusKiB(this.pid, 'VmHWM') ?? 0) : 0;
     return {
       cpuPercent: seconds > 0 ? (ticks / clockTicks / seconds) * 100 : 0,
+      mainThreadCpuPercent: seconds > 0 ? (mainTicks / clockTicks / seconds) * 100 : 0,
       peakRssMiB: Math.max(this.maxRssKiB, rss, hwm) / 1024,
       endRssMiB: rss / 1024,
       exactPeak: this.hwmReset,

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gauge } from 'prom-client';
-import { generate } from 'selfsigned';
 import { subscriptionStats } from './api/subscribe.js';
 import { type AdminServer, startAdmin } from './chaos/admin.js';
 import { Chaos } from './chaos/index.js';
@@ -11,10 +10,9 @@ import { ResourceGuard } from './fleet/guard.js';
 import { Metrics } from './fleet/metrics.js';
 import { KinesisError } from './protocol/errors.js';
 import { Admission, type AdmissionLimits } from './server/admission.js';
-import { type AuthOptions, createAuthenticator, loadAccessKeys } from './server/auth.js';
+import type { AuthOptions } from './server/auth.js';
 import { createHandler, type HandlerOptions } from './server/handler.js';
 import { type Listening, listen } from './server/listener.js';
-import { NatsStore, parseNatsUrl } from './store/nats.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { MetaStatus, Store } from './store/store.js';
 
@@ -61,20 +59,24 @@ export interface Sluice {
 /** Open the store, build the engine from it, and serve. */
 export async function startSluice(options: SluiceOptions): Promise<Sluice> {
   // Read the access keys first: a bad credentials file fails before the store is opened.
+  // The modules of --auth, --store nats:// and --tls are loaded only when asked for (start-up).
+  const auth = options.auth ? await import('./server/auth.js') : undefined;
   const accessKeys = options.auth
-    ? loadAccessKeys(options.auth, options.engine.accountId ?? defaultEngineConfig.accountId)
+    ? auth?.loadAccessKeys(options.auth, options.engine.accountId ?? defaultEngineConfig.accountId)
     : undefined;
   const log = options.log ?? (() => {});
-  const store: Store = options.natsUrl
-    ? await NatsStore.open({
-        ...parseNatsUrl(options.natsUrl),
-        cell: options.engine.cell ?? defaultCell,
-        log,
-      })
-    : new SqliteStore({
-        dataDir: options.memory ? undefined : options.dataDir,
-        fsync: options.fsync,
-      });
+  const nats = options.natsUrl ? await import('./store/nats.js') : undefined;
+  const store: Store =
+    nats && options.natsUrl
+      ? await nats.NatsStore.open({
+          ...nats.parseNatsUrl(options.natsUrl),
+          cell: options.engine.cell ?? defaultCell,
+          log,
+        })
+      : await SqliteStore.open({
+          dataDir: options.memory ? undefined : options.dataDir,
+          fsync: options.fsync,
+        });
   let engine: Engine;
   try {
     engine = await Engine.open(store, { ...defaultEngineConfig, ...options.engine, log });
@@ -117,7 +119,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
       createHandler({
         engine,
         admission,
-        ...(accessKeys ? createAuthenticator(engine, accessKeys, options.auth?.now) : {}),
+        ...(auth && accessKeys ? auth.createAuthenticator(engine, accessKeys, options.auth?.now) : {}),
         faults: options.faults
           ? (context) => options.faults?.(context) ?? chaos.decide(context)
           : chaos.decide,
@@ -235,6 +237,7 @@ async function tlsMaterial(options: SluiceOptions): Promise<{ cert: Buffer | str
   if (certFile && keyFile && existsSync(certFile) && existsSync(keyFile)) {
     return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
   }
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     curve: 'P-256',

@@ -362,3 +362,21 @@ export const nats = {
    * this old (a stream created by a frontend is always in the metadata log long before). */
   orphanGraceMs: 10 * 60_000,
 } as const;
+
+/** The embedded SQLite store (src/store/sqlite.ts) and its worker thread. */
+export const sqlite = {
+  /** One group commit takes the appends queued while the previous one ran, up to this many rows
+   * and data bytes (an append is never split, so a larger one commits alone): a commit of 1 KiB
+   * records takes about 5 us per row, so a batch holds the worker about 20 ms at most and an
+   * append waits for at most one commit before its own. */
+  commitMaxRows: 4_000,
+  commitMaxBytes: 8 * 1024 * 1024,
+  /** Appends' record bytes sent to the worker and not answered yet: two group commits' worth (the
+   * one running and the next). Further appends wait, in order, as their requests' records rather
+   * than as copies queued in messages. An append larger than this is sent alone. */
+  maxBytesAtWorker: 16 * 1024 * 1024,
+  /** Buffers that carry appends' records to the worker are kept for reuse when it hands them
+   * back, up to this many bytes; the smallest is 64 KiB. */
+  transferPoolBytes: 32 * 1024 * 1024,
+  transferMinBytes: 64 * 1024,
+} as const;

@@ -25,6 +25,8 @@ export interface RequestContext {
   /** Set by signature verification: who signed the request. */
   principal?: unknown;
   req: Request;
+  /** The raw body, for signature verification; emptied once the input is decoded, so a large
+   * PutRecords body is not held while the records are stored (peak memory). */
   body: Buffer;
 }
 
@@ -116,6 +118,8 @@ const internalFailure = () =>
 
 /** The answer of overload and of a missed deadline: 503, which the SDKs retry with backoff. */
 const serviceUnavailable = (message: string) => new KinesisError('ServiceUnavailable', message, 503);
+
+const emptyBody = Buffer.alloc(0);
 
 /** Thrown to leave a request unanswered (an injected hang or reset). */
 class Dropped extends Error {}
@@ -304,6 +308,7 @@ async function handle(
   const decoded = decodeInput(operation, parsed, codec.wire);
   if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
   context.input = decoded.input;
+  context.body = emptyBody;
   if (options.authenticate) {
     const denied = await options.authenticate(context);
     if (denied) throw denied;
