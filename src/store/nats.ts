@@ -7,6 +7,7 @@ import { fleet, nats, storeHealth } from '../limits.js';
 import {
   ApiError,
   backoffMs,
+  followLog,
   forEachLimited,
   getMessage,
   jsErr,
@@ -799,27 +800,19 @@ export class NatsStore implements Store {
   }
 
   private startMetaConsumer(): void {
-    const run = async () => {
-      while (!this.closing) {
-        try {
-          // The first time, the latest entry of each name (in log order), then every new entry;
-          // after an interruption, every entry after the last one applied.
-          const consumer = await this.js.consumers.get(
-            this.metaStream,
-            this.viewSeq === 0
-              ? { deliver_policy: 'last_per_subject' }
-              : { deliver_policy: 'by_start_sequence', opt_start_seq: this.viewSeq + 1 },
-          );
-          const messages = await consumer.consume();
-          this.metaMessages = messages;
-          for await (const m of messages) this.applyMeta(m.seq, m.subject, m.data);
-        } catch (error) {
-          if (!this.closing) this.log(`NATS store: metadata consumer: ${error}`);
-        }
-        if (!this.closing) await sleep(natsLimits.reconnectWaitMs);
-      }
-    };
-    void run();
+    followLog({
+      js: this.js,
+      stream: this.metaStream,
+      appliedSeq: () => this.viewSeq,
+      apply: (seq, subject, data) => this.applyMeta(seq, subject, data),
+      closing: () => this.closing,
+      onMessages: (messages) => {
+        this.metaMessages = messages;
+      },
+      retryWaitMs: natsLimits.reconnectWaitMs,
+      log: this.log,
+      what: 'metadata consumer',
+    });
   }
 
   /** Apply one log entry to the view (in log order; older or repeated entries are ignored). */

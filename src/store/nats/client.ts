@@ -2,6 +2,7 @@
  * Plumbing for the NATS JetStream store: pipelined requests over one reply subscription, the
  * JetStream JSON API, and message headers. Nothing here knows about Kinesis.
  */
+import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import {
   createInbox,
   type Msg,
@@ -292,4 +293,42 @@ export function sleep(ms: number): Promise<void> {
 /** Random backoff in [0, min(cap, base * 2^attempt)] (full jitter). */
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
+}
+
+/**
+ * Replay a log stream into a view and follow it: the first time the latest entry of each subject
+ * (in log order), then every new entry; after an interruption, every entry after the last one
+ * applied (`appliedSeq`). An ordered pull consumer; retried after `retryWaitMs` until `closing`.
+ */
+export function followLog(options: {
+  js: JetStreamClient;
+  stream: string;
+  appliedSeq: () => number;
+  apply: (seq: number, subject: string, data: Uint8Array) => void;
+  closing: () => boolean;
+  onMessages: (messages: ConsumerMessages) => void;
+  retryWaitMs: number;
+  log: (line: string) => void;
+  what: string;
+}): void {
+  const run = async () => {
+    while (!options.closing()) {
+      try {
+        const applied = options.appliedSeq();
+        const consumer = await options.js.consumers.get(
+          options.stream,
+          applied === 0
+            ? { deliver_policy: 'last_per_subject' }
+            : { deliver_policy: 'by_start_sequence', opt_start_seq: applied + 1 },
+        );
+        const messages = await consumer.consume();
+        options.onMessages(messages);
+        for await (const m of messages) options.apply(m.seq, m.subject, m.data);
+      } catch (error) {
+        if (!options.closing()) options.log(`NATS store: ${options.what}: ${error}`);
+      }
+      if (!options.closing()) await sleep(options.retryWaitMs);
+    }
+  };
+  void run();
 }

@@ -5,6 +5,7 @@ import type { Lease, LeaseBody } from '../store.js';
 import {
   ApiError,
   backoffMs,
+  followLog,
   jsErr,
   NoRespondersError,
   newHeaders,
@@ -76,25 +77,19 @@ export class LeaseLog {
 
   /** Follow the stream: the latest entry of each lease, then every new one. */
   start(): void {
-    const run = async () => {
-      while (!this.closing) {
-        try {
-          const consumer = await this.js.consumers.get(
-            this.stream,
-            this.viewSeq === 0
-              ? { deliver_policy: 'last_per_subject' }
-              : { deliver_policy: 'by_start_sequence', opt_start_seq: this.viewSeq + 1 },
-          );
-          const messages = await consumer.consume();
-          this.messages = messages;
-          for await (const m of messages) this.apply(m.seq, m.subject, m.data);
-        } catch (error) {
-          if (!this.closing) this.log(`NATS store: lease consumer: ${error}`);
-        }
-        if (!this.closing) await sleep(this.times.reconnectWaitMs);
-      }
-    };
-    void run();
+    followLog({
+      js: this.js,
+      stream: this.stream,
+      appliedSeq: () => this.viewSeq,
+      apply: (seq, subject, data) => this.apply(seq, subject, data),
+      closing: () => this.closing,
+      onMessages: (messages) => {
+        this.messages = messages;
+      },
+      retryWaitMs: this.times.reconnectWaitMs,
+      log: this.log,
+      what: 'lease consumer',
+    });
   }
 
   private apply(seq: number, subject: string, data: Uint8Array): void {
