@@ -90,6 +90,7 @@ export async function startSluice(options: SluiceOptions): Promise<Sluice> {
     admission.counters,
     () => subscriptionStats(engine).active,
     admission.limits,
+    () => store.appendWaitMs?.() ?? 0,
   );
   admission.guard = guard;
   const metrics = new Metrics(guard);

@@ -131,6 +131,13 @@ export const guard = {
   /** Request body bytes held at once (received so far by requests in flight): bounds the memory
    * of bodies to 256 MiB whatever their sizes. */
   maxInFlightBodyBytes: 256 * 1024 * 1024,
+  /** Writes (PutRecord, PutRecords) are refused before their body is read while the oldest append
+   * this frontend has waiting in its store has waited this long (alarm at 80%). Past it the store
+   * takes fewer records than the frontend admits (a NATS cluster slower than its frontends): more
+   * writes would only queue towards the request deadline, so they get a 503 the SDKs retry with
+   * backoff. Reads still go through. One second is far above a healthy append (a few ms) and far
+   * below the request deadline. */
+  maxStoreWaitMs: 1_000,
   /** SubscribeToShard subscriptions at once (mirrors server.maxSubscriptions). */
   maxSubscriptions: 1_000,
   /** Event-loop delay (p99 over each window): alarm at 200 ms, broken at 2 s. */

@@ -159,6 +159,7 @@ describe('JSON 1.1 protocol', () => {
         'in_flight_body_bytes',
         'subscriptions',
         'event_loop_delay_p99',
+        'store_append_wait',
         'heap_used',
         'open_files',
       ],

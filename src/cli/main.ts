@@ -116,6 +116,12 @@ program
     guardLimits.maxInFlightRequests,
   )
   .option(
+    '--max-store-wait-ms <ms>',
+    'refuse writes with 503 while the oldest append waiting for the store has waited this long',
+    integer(1),
+    guardLimits.maxStoreWaitMs,
+  )
+  .option(
     '--request-deadline-ms <ms>',
     'answer 503 to a request not done within this time',
     integer(1),
@@ -171,7 +177,11 @@ program
         accountId: opts.accountId,
         cell: opts.cell,
       },
-      admission: { maxInFlightRequests: opts.maxInFlight, requestDeadlineMs: opts.requestDeadlineMs },
+      admission: {
+        maxInFlightRequests: opts.maxInFlight,
+        requestDeadlineMs: opts.requestDeadlineMs,
+        maxStoreWaitMs: opts.maxStoreWaitMs,
+      },
       auth: opts.auth ? { credentialsFile: opts.credentialsFile, env: process.env } : undefined,
       chaos: {
         faults: opts.faults === undefined ? undefined : readScenario(opts.faults),

@@ -69,7 +69,8 @@ export class ResourceGuard {
   constructor(
     counters: LoadCounters,
     subscriptions: () => number,
-    bounds: { maxInFlightRequests: number; maxInFlightBodyBytes: number } = limits,
+    bounds: { maxInFlightRequests: number; maxInFlightBodyBytes: number; maxStoreWaitMs: number } = limits,
+    storeWaitMs: () => number = () => 0,
   ) {
     this.loopDelay.enable();
     // The loop delay is summarised per interval, so a past stall does not alarm forever.
@@ -121,6 +122,15 @@ export class ResourceGuard {
         alarmAt: limits.loopDelayAlarmMs,
         reason: "one event loop serves every request: its delay is everyone's added latency",
         read: () => this.loopDelayP99Ms,
+      },
+      {
+        name: 'store_append_wait',
+        unit: 'ms',
+        limit: bounds.maxStoreWaitMs,
+        alarmAt: at(bounds.maxStoreWaitMs),
+        reason:
+          'writes waiting this long for the store mean it takes fewer records than this frontend admits; new writes are refused instead of queuing to the deadline',
+        read: storeWaitMs,
       },
       {
         name: 'heap_used',

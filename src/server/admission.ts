@@ -5,12 +5,14 @@ import { guard as limits } from '../limits.js';
  * Admission control: decide before a request's body is read whether to serve it, so overload is
  * answered early and cheaply (a 503 the SDKs retry with backoff) instead of queuing without end.
  * A request is refused when the in-flight bound or the in-flight body bytes bound would be
- * exceeded, or while the heap or the event-loop delay is past its alarm threshold.
+ * exceeded, or while the heap is past its alarm threshold; writes also while the store's append
+ * backlog is.
  */
 export interface AdmissionLimits {
   maxInFlightRequests: number;
   maxInFlightBodyBytes: number;
   requestDeadlineMs: number;
+  maxStoreWaitMs: number;
 }
 
 export class Admission {
@@ -21,6 +23,7 @@ export class Admission {
       maxInFlightRequests: limits.maxInFlightRequests,
       maxInFlightBodyBytes: limits.maxInFlightBodyBytes,
       requestDeadlineMs: limits.requestDeadlineMs,
+      maxStoreWaitMs: limits.maxStoreWaitMs,
       ...overrides,
     };
   }
@@ -29,23 +32,28 @@ export class Admission {
   /** Alarms are read at most this often on the hot path (reading them walks /proc). */
   private alarmsReadMs = 0;
   private pressure: string | undefined;
+  private writePressure: string | undefined;
   guard: ResourceGuard | undefined;
 
   /**
    * Why a new request must be refused now, or undefined to admit it: the in-flight bound, the
    * body bytes actually held by requests in flight (what clients declare costs nothing until it
-   * arrives, so a slow upload cannot reserve memory it never sends), or a heap in alarm.
+   * arrives, so a slow upload cannot reserve memory it never sends), or a heap in alarm; a write
+   * (`write`) also while the store's append backlog is in alarm.
    */
-  refuse(now = Date.now()): string | undefined {
+  refuse(now = Date.now(), write = false): string | undefined {
     if (this.counters.inFlightRequests >= this.limits.maxInFlightRequests) return 'in_flight_requests';
     if (this.counters.inFlightBytes >= this.limits.maxInFlightBodyBytes) return 'in_flight_body_bytes';
     if (this.guard && now - this.alarmsReadMs >= limits.pressureCheckMs) {
       this.alarmsReadMs = now;
       // Only memory sheds here: event-loop delay is an alarm for /health, not a reason to refuse
       // everything (a busy loop is what the in-flight bound already limits).
-      this.pressure = this.guard.alarms().find((a) => a === 'heap_used');
+      const alarms = this.guard.alarms();
+      this.pressure = alarms.find((a) => a === 'heap_used');
+      // A store that takes fewer records than this frontend admits: writes wait, reads do not.
+      this.writePressure = alarms.find((a) => a === 'store_append_wait');
     }
-    return this.pressure;
+    return this.pressure ?? (write ? this.writePressure : undefined);
   }
 
   /** Count a request in: `received` adds body bytes as they arrive, `leave` counts it out once. */

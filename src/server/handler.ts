@@ -164,7 +164,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       tooLarge(req, res, codec);
       return;
     }
-    const refused = options.admission?.refuse();
+    const refused = options.admission?.refuse(Date.now(), isWrite(req));
     if (refused) {
       sendError(res, codec, serviceUnavailable(`Sluice is overloaded (${refused}); retry with backoff.`));
       req.resume();
@@ -363,6 +363,12 @@ function checkAuthorizationHeader(req: Request): KinesisError | undefined {
   return message
     ? new KinesisError('IncompleteSignatureException', `${message}Authorization=${value}`)
     : undefined;
+}
+
+/** PutRecord and PutRecords, told from the target header before the body is read (admission). */
+function isWrite(req: Request): boolean {
+  const target = header(req, 'x-amz-target') ?? '';
+  return target.endsWith('.PutRecords') || target.endsWith('.PutRecord');
 }
 
 function header(req: Request, name: string): string | undefined {

@@ -196,6 +196,33 @@ interface Item {
   sentArrival: number;
 }
 
+/** The largest value noted in the current and the previous window of `windowMs` (two buckets:
+ * constant memory, a value counts for one to two windows). */
+class RecentMax {
+  private start = 0;
+  private current = 0;
+  private previous = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  private roll(now: number): void {
+    if (now - this.start < this.windowMs) return;
+    this.previous = now - this.start < 2 * this.windowMs ? this.current : 0;
+    this.current = 0;
+    this.start = now;
+  }
+
+  note(value: number, now = Date.now()): void {
+    this.roll(now);
+    if (value > this.current) this.current = value;
+  }
+
+  max(now = Date.now()): number {
+    this.roll(now);
+    return Math.max(this.current, this.previous);
+  }
+}
+
 function settle(item: Item, error: unknown, seq?: number, arrivalMs?: number): void {
   item.owner.settled(item, error, seq, arrivalMs);
 }
@@ -264,6 +291,16 @@ class ShardLog {
   /** True once this frontend knows the shard is sealed (seals are final). */
   get knownSealed(): boolean {
     return this.tip?.sealSeq !== undefined;
+  }
+
+  /** When the oldest item this frontend has waiting for the shard (queued, sent or to resend) was
+   * submitted, or undefined when none waits. */
+  oldestWaitingSince(): number | undefined {
+    let deadline = Number.POSITIVE_INFINITY;
+    const first = this.inflight.values().next();
+    for (const item of [this.queue[0], this.failed[0], first.done ? undefined : first.value])
+      if (item !== undefined && item.deadline < deadline) deadline = item.deadline;
+    return deadline === Number.POSITIVE_INFINITY ? undefined : deadline - natsLimits.writeDeadlineMs;
   }
 
   /** The stream was deleted: everything still queued fails. */
@@ -502,6 +539,8 @@ export class NatsStore implements Store {
   private metaTail: Promise<unknown> = Promise.resolve();
 
   private readonly shardLogs = new Map<string, ShardLog>();
+  /** How long appends waited, for admission (appendWaitMs). */
+  private readonly appendWaits = new RecentMax(1_000);
   private readonly creating = new Map<string, Promise<void>>();
   /** Results of entries stored by an append that then met a sealed shard, by data buffer: the
    * engine's retry of the same call (same buffers) gets them back instead of storing them twice. */
@@ -1226,6 +1265,7 @@ export class NatsStore implements Store {
       );
     }
     await call.done;
+    this.appendWaits.note(Date.now() - (deadline - natsLimits.writeDeadlineMs));
     if (call.sealed) {
       this.remember(streamKey, entries, results);
       await this.beforeSealedError();
@@ -1285,6 +1325,21 @@ export class NatsStore implements Store {
         },
       ]);
     });
+  }
+
+  /** The longest wait of an append finished within the last second or two, or of one still
+   * waiting, whichever is longer: appends of concurrent callers finish together, so the queue is
+   * often empty at the instant a reading is taken even while every append waits long. Admission
+   * reads this every 250 ms (guard.pressureCheckMs): one pass over the shards this frontend has
+   * written to (bounded by the shard count). */
+  appendWaitMs(): number {
+    const now = Date.now();
+    let oldest = now;
+    for (const log of this.shardLogs.values()) {
+      const since = log.oldestWaitingSince();
+      if (since !== undefined && since < oldest) oldest = since;
+    }
+    return Math.max(now - oldest, this.appendWaits.max(now));
   }
 
   async tip(streamKey: number, shard: number): Promise<ShardTip> {

@@ -264,5 +264,10 @@ export interface Store {
    */
   writeCounters?(streamKey: number, shard: number): Promise<{ records: number; bytes: number }>;
 
+  /** How long the oldest append this frontend has waiting in the store has waited, in ms (0 when
+   * none). Optional: the NATS store reports it (its per-shard pipelines queue when the cluster is
+   * slower than the frontend); admission refuses writes while it is high. */
+  appendWaitMs?(): number;
+
   close(): Promise<void>;
 }
