@@ -166,7 +166,11 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     }
     const refused = options.admission?.refuse(Date.now(), isWrite(req));
     if (refused) {
-      sendError(res, codec, serviceUnavailable(`Sluice is overloaded (${refused}); retry with backoff.`));
+      // A store that cannot be reached also backs appends up: say so rather than "overloaded".
+      const why =
+        options.storeUnavailable?.() ??
+        serviceUnavailable(`Sluice is overloaded (${refused}); retry with backoff.`);
+      sendError(res, codec, why);
       req.resume();
       return;
     }
