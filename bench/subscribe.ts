@@ -20,6 +20,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export interface SubscribeSpec {
   url: string;
+  /** Put through this frontend instead (cluster mode: a subscriber on another frontend). */
+  putUrl?: string;
   seconds: number;
   ratePerSec: number;
 }
@@ -42,7 +44,7 @@ async function probe(spec: SubscribeSpec): Promise<SubscribeResult> {
     credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
     maxAttempts: 1,
   });
-  const http = new KinesisHttp(spec.url, 1);
+  const http = new KinesisHttp(spec.putUrl ?? spec.url, 1);
   const stream = `fanout-${Date.now()}`;
   const notes: string[] = [];
   await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));

@@ -154,6 +154,25 @@ describe('NATS store: two frontends over one server', { timeout: 120_000 }, () =
     });
   });
 
+  test("watchShard wakes a waiter on one frontend for the other's append, once, and not for other shards", async () => {
+    const doc = await a.putStream(makeDoc('woken', 2), 0);
+    assert.ok(doc);
+    for (let i = 0; i < 1_000 && (await b.getStream('woken')) === undefined; i++) await sleep(5);
+    let wakes = 0;
+    let otherWakes = 0;
+    const stop = b.watchShard(doc.key, 0, () => wakes++);
+    const stopOther = b.watchShard(doc.key, 1, () => otherWakes++);
+    await a.append(doc.key, [{ shard: 0, data: Buffer.from('one'), partitionKey: 'k' }]);
+    await until(() => wakes > 0, 'the wake for shard 0');
+    await a.append(doc.key, [{ shard: 0, data: Buffer.from('two'), partitionKey: 'k' }]);
+    await b.append(doc.key, [{ shard: 0, data: Buffer.from('three'), partitionKey: 'k' }]);
+    await sleep(200);
+    stop();
+    stopOther();
+    assert.equal(wakes, 1, 'one wake per wait');
+    assert.equal(otherWakes, 0, 'an append to shard 0 does not wake a waiter of shard 1');
+  });
+
   test("a seal made by one frontend refuses the other's appends, and a retry does not store twice", async () => {
     const doc = await a.putStream(makeDoc('reshard', 3), 0);
     assert.ok(doc);

@@ -137,8 +137,11 @@ async function pump(
   const waitFor = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
+      // Appends through other frontends (a store shared by a fleet) wake the wait too.
+      const unwatchShard = engine.store.watchShard?.(startDoc.key, shard.index, () => wake?.());
       function done() {
         clearTimeout(timer);
+        unwatchShard?.();
         wake = undefined;
         resolve();
       }

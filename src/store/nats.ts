@@ -1342,6 +1342,18 @@ export class NatsStore implements Store {
     return Math.max(now - oldest, this.appendWaits.max(now));
   }
 
+  /** A core NATS subscription to the shard's subject for one message (appends and seal markers
+   * are published there by every frontend): a waiting subscriber wakes at once. It lasts only
+   * while a subscriber waits, so it costs nothing between waits and at most one message each. */
+  watchShard(streamKey: number, shard: number, onAppend: () => void): () => void {
+    if (this.closing || this.nc.isClosed()) return () => {};
+    const subscription = this.nc.subscribe(this.shardSubject(streamKey, shard), {
+      max: 1,
+      callback: () => onAppend(),
+    });
+    return () => subscription.unsubscribe();
+  }
+
   async tip(streamKey: number, shard: number): Promise<ShardTip> {
     return shardTipOf(
       await this.readTip(this.shardStream(streamKey, shard), this.shardSubject(streamKey, shard)),

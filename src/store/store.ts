@@ -264,6 +264,11 @@ export interface Store {
    */
   writeCounters?(streamKey: number, shard: number): Promise<{ records: number; bytes: number }>;
 
+  /** Be told, once, when any frontend appends to (or seals) a shard from now on; returns a function
+   * that stops waiting. Optional: without it a subscriber learns of other frontends' appends by
+   * polling (the embedded store has no other frontends; the engine tells of its own appends). */
+  watchShard?(streamKey: number, shard: number, onAppend: () => void): () => void;
+
   /** How long the oldest append this frontend has waiting in the store has waited, in ms (0 when
    * none). Optional: the NATS store reports it (its per-shard pipelines queue when the cluster is
    * slower than the frontend); admission refuses writes while it is high. */
