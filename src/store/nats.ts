@@ -11,6 +11,7 @@ import {
   forEachLimited,
   getMessage,
   jsErr,
+  LogProgress,
   NoRespondersError,
   nanos,
   newHeaders,
@@ -501,11 +502,6 @@ function isTransient(error: unknown): boolean {
 type MetaKind = 's' | 'c' | 'k';
 type StreamEntry = StreamDoc | { deleted: true; key: number; version: number };
 
-interface Waiter {
-  seq: number;
-  resolve: () => void;
-}
-
 interface StreamInfoReply {
   created: string;
   state: { messages: number; first_seq: number; first_ts: string; last_seq: number; last_ts: string };
@@ -534,7 +530,7 @@ export class NatsStore implements Store {
   private readonly settings = new Map<string, Setting>();
   private readonly secrets = new Map<string, Buffer>();
   private readonly watchers = new Set<(change: MetaChange) => void>();
-  private waiters: Waiter[] = [];
+  private readonly progress = new LogProgress('metadata log', natsLimits.requestTimeoutMs * 2);
   private metaMessages: ConsumerMessages | undefined;
   private metaTail: Promise<unknown> = Promise.resolve();
 
@@ -895,25 +891,12 @@ export class NatsStore implements Store {
         }
       }
     }
-    if (this.waiters.length > 0) {
-      const ready = this.waiters.filter((w) => w.seq <= seq);
-      this.waiters = this.waiters.filter((w) => w.seq > seq);
-      for (const waiter of ready) waiter.resolve();
-    }
+    this.progress.advance(seq);
   }
 
   /** Resolve once the view has applied the log up to `seq`. */
   private reach(seq: number): Promise<void> {
-    if (this.viewSeq >= seq) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { seq, resolve: () => resolve() };
-      this.waiters.push(waiter);
-      setTimeout(() => {
-        if (!this.waiters.includes(waiter)) return;
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`metadata log not replayed up to ${seq} in time (at ${this.viewSeq})`));
-      }, natsLimits.requestTimeoutMs * 2).unref();
-    });
+    return this.progress.reach(seq, () => this.viewSeq);
   }
 
   /** Bring the view up to the log's current end. */
@@ -1698,8 +1681,7 @@ export class NatsStore implements Store {
     clearInterval(this.metaStatusTimer);
     this.leases.close();
     this.metaMessages?.stop();
-    for (const waiter of this.waiters) waiter.resolve();
-    this.waiters = [];
+    this.progress.release();
     this.requester.close();
     await this.nc.close();
   }

@@ -332,3 +332,41 @@ export function followLog(options: {
   };
   void run();
 }
+
+/**
+ * Waiters for a log view to reach a sequence: `reach(seq)` resolves once `advance` has reported
+ * that sequence applied, or rejects after `timeoutMs`; `release` lets every waiter go (closing).
+ */
+export class LogProgress {
+  private waiters: Array<{ seq: number; resolve: () => void }> = [];
+
+  constructor(
+    private readonly what: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  advance(applied: number): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.seq <= applied);
+    this.waiters = this.waiters.filter((w) => w.seq > applied);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  reach(seq: number, applied: () => number): Promise<void> {
+    if (applied() >= seq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { seq, resolve: () => resolve() };
+      this.waiters.push(waiter);
+      setTimeout(() => {
+        if (!this.waiters.includes(waiter)) return;
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.what} not replayed up to ${seq} in time (at ${applied()})`));
+      }, this.timeoutMs).unref();
+    });
+  }
+
+  release(): void {
+    for (const waiter of this.waiters) waiter.resolve();
+    this.waiters = [];
+  }
+}

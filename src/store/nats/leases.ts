@@ -7,6 +7,7 @@ import {
   backoffMs,
   followLog,
   jsErr,
+  LogProgress,
   NoRespondersError,
   newHeaders,
   type Requester,
@@ -37,7 +38,7 @@ export class LeaseLog {
   private viewSeq = 0;
   private readonly leases = new Map<string, Lease>();
   private readonly watchers = new Set<(lease: Lease) => void>();
-  private waiters: Array<{ seq: number; resolve: () => void }> = [];
+  private readonly progress: LogProgress;
   private messages: ConsumerMessages | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private closing = false;
@@ -50,7 +51,9 @@ export class LeaseLog {
     private readonly times: LeaseLogTimes,
     private readonly log: (line: string) => void,
     private readonly nextMsgId: () => string,
-  ) {}
+  ) {
+    this.progress = new LogProgress('lease log', times.requestTimeoutMs * 2);
+  }
 
   /** The stream's configuration (created by the store with its probe). */
   config(replicas: number, nanos: (ms: number) => number): object {
@@ -119,24 +122,11 @@ export class LeaseLog {
         this.log(`NATS store: lease entry ${seq} unreadable: ${error}`);
       }
     }
-    if (this.waiters.length > 0) {
-      const ready = this.waiters.filter((w) => w.seq <= seq);
-      this.waiters = this.waiters.filter((w) => w.seq > seq);
-      for (const waiter of ready) waiter.resolve();
-    }
+    this.progress.advance(seq);
   }
 
   private reach(seq: number): Promise<void> {
-    if (this.viewSeq >= seq) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = { seq, resolve: () => resolve() };
-      this.waiters.push(waiter);
-      setTimeout(() => {
-        if (!this.waiters.includes(waiter)) return;
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`lease log not replayed up to ${seq} in time (at ${this.viewSeq})`));
-      }, this.times.requestTimeoutMs * 2).unref();
-    });
+    return this.progress.reach(seq, () => this.viewSeq);
   }
 
   /** Bring the view up to the stream's current end. */
@@ -210,8 +200,7 @@ export class LeaseLog {
   close(): void {
     this.closing = true;
     this.messages?.stop();
-    for (const waiter of this.waiters) waiter.resolve();
-    this.waiters = [];
+    this.progress.release();
   }
 }
 
