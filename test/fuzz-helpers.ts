@@ -646,21 +646,10 @@ export function cborBytes(value: unknown): Buffer {
 // ---------------------------------------------------------------------------------------------------------
 // The API model, and arbitraries driven by it
 
-export interface MemberRef {
-  shape: string;
-  required?: boolean;
-}
-export interface ShapeDef {
-  type: string;
-  members?: Record<string, MemberRef>;
-  member?: string;
-  key?: string;
-  value?: string;
-  min?: number;
-  max?: number;
-  pattern?: string;
-  enum?: string[];
-}
+export type { MemberRef, ShapeDef } from '../src/api/validation.js';
+
+import type { ShapeDef } from '../src/api/validation.js';
+
 interface Model {
   operations: Record<string, { input?: string }>;
   shapes: Record<string, ShapeDef>;

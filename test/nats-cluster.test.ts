@@ -8,26 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { NatsStore } from '../src/store/nats.js';
-import type { AppendEntry, Appended, StoredRecord, StreamDoc } from '../src/store/store.js';
+import type { AppendEntry, Appended, StreamDoc } from '../src/store/store.js';
 import { sleep } from './helpers.js';
-import { makeDoc, type NatsServers, startNatsCluster } from './nats-helpers.js';
-
-const all = { minArrivalMs: 0, maxCount: 10_000, maxBytes: 64 * 1024 * 1024 };
-
-/** Read a shard to its tip as a reader does: a read may return less than there is (a read
- * consumer on a replica that is still catching up), the next read goes on from there. */
-async function readToTip(store: NatsStore, streamKey: number, shard = 0): Promise<StoredRecord[]> {
-  const records: StoredRecord[] = [];
-  for (let attempt = 0; attempt < 2_000; attempt++) {
-    const from = records.length > 0 ? (records[records.length - 1] as StoredRecord).position + 1 : 0;
-    const out = await store.read({ streamKey, shard, fromPosition: from, ...all });
-    records.push(...out.records);
-    const last = records[records.length - 1];
-    if ((last ? last.position + 1 : 0) >= out.tip.nextPosition) return records;
-    if (out.records.length === 0) await sleep(50);
-  }
-  throw new Error('shard not read to its tip');
-}
+import { makeDoc, type NatsServers, readToTip, startNatsCluster } from './nats-helpers.js';
 
 describe('NATS store on a 3-node cluster (R3)', { timeout: 180_000 }, () => {
   let cluster: NatsServers;

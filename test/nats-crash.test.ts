@@ -8,22 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { NatsStore } from '../src/store/nats.js';
 import type { AppendEntry, Appended, StoredRecord } from '../src/store/store.js';
 import { sleep } from './helpers.js';
-import { makeDoc, type NatsServers, startNats } from './nats-helpers.js';
-
-const all = { minArrivalMs: 0, maxCount: 10_000, maxBytes: 64 * 1024 * 1024 };
-
-async function readToTip(store: NatsStore, streamKey: number, shard: number): Promise<StoredRecord[]> {
-  const records: StoredRecord[] = [];
-  for (let attempt = 0; attempt < 2_000; attempt++) {
-    const from = records.length > 0 ? (records[records.length - 1] as StoredRecord).position + 1 : 0;
-    const out = await store.read({ streamKey, shard, fromPosition: from, ...all });
-    records.push(...out.records);
-    const last = records[records.length - 1];
-    if ((last ? last.position + 1 : 0) >= out.tip.nextPosition) return records;
-    if (out.records.length === 0) await sleep(50);
-  }
-  throw new Error('shard not read to its tip');
-}
+import { makeDoc, type NatsServers, readToTip, startNats } from './nats-helpers.js';
 
 describe('NATS store: nats-server killed during appends', { timeout: 120_000 }, () => {
   let nats: NatsServers;

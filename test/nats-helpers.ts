@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import type { StreamDoc } from '../src/store/store.js';
+import type { NatsStore } from '../src/store/nats.js';
+import type { StoredRecord, StreamDoc } from '../src/store/store.js';
+import { sleep } from './helpers.js';
 
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -284,4 +286,20 @@ export function stopFrontend(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** Read a shard from position 0 up to its tip, in as many reads as it takes (a read may stop
+ * short, e.g. served by a replica still catching up: the next one goes on from there). */
+export async function readToTip(store: NatsStore, streamKey: number, shard = 0): Promise<StoredRecord[]> {
+  const all = { minArrivalMs: 0, maxCount: 10_000, maxBytes: 64 * 1024 * 1024 };
+  const records: StoredRecord[] = [];
+  for (let attempt = 0; attempt < 2_000; attempt++) {
+    const from = records.length > 0 ? (records[records.length - 1] as StoredRecord).position + 1 : 0;
+    const out = await store.read({ streamKey, shard, fromPosition: from, ...all });
+    records.push(...out.records);
+    const last = records[records.length - 1];
+    if ((last ? last.position + 1 : 0) >= out.tip.nextPosition) return records;
+    if (out.records.length === 0) await sleep(50);
+  }
+  throw new Error('shard not read to its tip');
 }

@@ -11,11 +11,12 @@ export interface WireError {
 }
 export type DecodeResult = { ok: true; input: Record<string, unknown> } | { ok: false; error: WireError };
 
-interface MemberRef {
+/** The model's shapes as src/api/model.generated.json holds them (also read by the fuzz tests). */
+export interface MemberRef {
   shape: string;
   required?: boolean;
 }
-interface ShapeDef {
+export interface ShapeDef {
   type: string;
   members?: Record<string, MemberRef>;
   member?: string;
