@@ -372,10 +372,11 @@ export const nats = {
 
 /** The embedded SQLite store (src/store/sqlite.ts) and its worker thread. */
 export const sqlite = {
-  /** One group commit takes the appends queued while the previous one ran, up to this many rows
-   * and data bytes (an append is never split, so a larger one commits alone): a commit of 1 KiB
-   * records takes about 5 us per row, so a batch holds the worker about 20 ms at most and an
-   * append waits for at most one commit before its own. */
+  /** One group commit takes the appends queued while the previous one ran, up to this many
+   * records and data bytes (an append is never split, so a larger one commits alone): a commit of
+   * 1 KiB records takes about 2-2.5 us per record (5 us when each record was a row), so a batch
+   * holds the worker about 10 ms at most and an append waits for at most one commit before its
+   * own. */
   commitMaxRows: 4_000,
   commitMaxBytes: 8 * 1024 * 1024,
   /** Appends' record bytes sent to the worker and not answered yet: two group commits' worth (the
@@ -386,4 +387,18 @@ export const sqlite = {
    * back, up to this many bytes; the smallest is 64 KiB. */
   transferPoolBytes: 32 * 1024 * 1024,
   transferMinBytes: 64 * 1024,
+  /** Records of one shard committed together are stored as one row (a chunk, src/store/chunks.ts)
+   * of at most this many bytes (a larger record makes a chunk of its own): a row per record cost
+   * SQLite about 5 us per 1 KiB record, a row per chunk a few hundredths of that. A read that
+   * starts inside a chunk reads the chunk whole, so this bounds the bytes read to serve a tail
+   * read of one record. */
+  chunkMaxBytes: 256 * 1024,
+  /** Converting a database written before chunks reads its one-row-per-record table this many
+   * rows at a time (records are at most 1 MiB, so at most 100 MiB held). */
+  migrationPageRows: 100,
+  /** The checkpointer thread (src/store/sqlite-checkpointer.ts) waits this long for a lock the
+   * writer holds before giving up that round; the writer never waits for it. */
+  checkpointerBusyTimeoutMs: 100,
+  /** On close, the checkpointer is given this long to finish its checkpoint and close. */
+  checkpointerStopMs: 5_000,
 } as const;

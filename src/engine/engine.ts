@@ -935,6 +935,15 @@ export class Engine {
     this.findActive(input);
     if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
     const { doc, shards, appended, encrypted } = await this.appendRouted(input, input.Records);
+    const shardIds = new Map<number, string>();
+    const shardIdFor = (index: number): string => {
+      let id = shardIds.get(index);
+      if (id === undefined) {
+        id = shardIdOf(index);
+        shardIds.set(index, id);
+      }
+      return id;
+    };
     return {
       FailedRecordCount: appended.reduce((n, a) => (a ? n : n + 1), 0),
       Records: appended.map((a, i) => {
@@ -942,10 +951,13 @@ export class Engine {
         if (!a) {
           return {
             ErrorCode: 'ProvisionedThroughputExceededException',
-            ErrorMessage: messages.writeRateExceeded(shardIdOf(index), doc.name, this.config.accountId),
+            ErrorMessage: messages.writeRateExceeded(shardIdFor(index), doc.name, this.config.accountId),
           };
         }
-        return { SequenceNumber: encodeSequence({ ...a, shard: index }), ShardId: shardIdOf(index) };
+        return {
+          SequenceNumber: encodeSequence({ arrivalMs: a.arrivalMs, shard: index, position: a.position }),
+          ShardId: shardIdFor(index),
+        };
       }),
       EncryptionType: encrypted ? 'KMS' : undefined,
     };
@@ -978,11 +990,26 @@ export class Engine {
         this.throttle.admitWrite(doc.key, (shards[i] as ShardDoc).index, sizes[i] ?? 0),
       );
       const accepted = admitted;
-      const entries = await Promise.all(
-        records.flatMap((record, i) =>
-          accepted[i] ? [this.stored(doc, (shards[i] as ShardDoc).index, record, sealed, i)] : [],
-        ),
-      );
+      let entries: AppendEntry[];
+      if (doc.encryptionType === 'KMS' && doc.keyId !== undefined) {
+        entries = await Promise.all(
+          records.flatMap((record, i) =>
+            accepted[i] ? [this.stored(doc, (shards[i] as ShardDoc).index, record, sealed, i)] : [],
+          ),
+        );
+      } else {
+        // Plain data goes to the store as it came (no promise per record on this hot path).
+        entries = [];
+        records.forEach((record, i) => {
+          if (accepted[i]) {
+            entries.push({
+              shard: (shards[i] as ShardDoc).index,
+              data: record.Data,
+              partitionKey: record.PartitionKey,
+            });
+          }
+        });
+      }
       try {
         const stored = entries.length > 0 ? await this.store.append(doc.key, entries) : [];
         let next = 0;

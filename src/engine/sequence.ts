@@ -34,12 +34,53 @@ export interface SequenceParts {
 }
 
 export function encodeSequence(parts: SequenceParts): string {
+  const field = parts.position + 1;
+  const prefix = prefixOf(parts.arrivalMs, parts.shard);
+  // The number is the prefix (version, time, shard) plus the position field. Split the prefix's
+  // decimal digits at 10^15, add the field to the low part in exact double arithmetic, and join:
+  // no BigInt arithmetic or BigInt-to-text per record (about 5% of the event loop in PutRecords).
+  if (field >= 0 && field <= maxFastField) {
+    const low = prefix.low + field;
+    if (low < lowModulus) return prefix.high + String(low).padStart(lowDigits, '0');
+  }
+  return encodeSlowly(parts);
+}
+
+/** The plain computation, for what the fast path does not take (and the tests' reference). */
+export function encodeSlowly(parts: SequenceParts): string {
   return (
     (version << versionShift) |
     (BigInt(parts.arrivalMs) << timeShift) |
     (BigInt(parts.shard) << shardShift) |
     BigInt(parts.position + 1)
   ).toString();
+}
+
+const lowDigits = 15;
+const lowModulus = 10 ** lowDigits;
+/** Largest position field the fast path adds: the sum stays below 2^53, so it is exact. */
+const maxFastField = 2 ** 52;
+
+interface Prefix {
+  arrivalMs: number;
+  shard: number;
+  /** The prefix's digits but the last 15, and the last 15 as a number. */
+  high: string;
+  low: number;
+}
+
+/** The last prefix of each of 64 shard slots (records of one call share arrival and shard). */
+const prefixes = new Array<Prefix | undefined>(64);
+
+function prefixOf(arrivalMs: number, shard: number): Prefix {
+  const slot = shard & 63;
+  const cached = prefixes[slot];
+  if (cached && cached.arrivalMs === arrivalMs && cached.shard === shard) return cached;
+  const value = (version << versionShift) | (BigInt(arrivalMs) << timeShift) | (BigInt(shard) << shardShift);
+  const modulus = BigInt(lowModulus);
+  const prefix = { arrivalMs, shard, high: (value / modulus).toString(), low: Number(value % modulus) };
+  prefixes[slot] = prefix;
+  return prefix;
 }
 
 /** The EndingSequenceNumber of a closed shard: its last arrival time with the largest position
