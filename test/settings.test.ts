@@ -735,19 +735,24 @@ describe('encryption at rest and persistence', () => {
 
     const db = new Database(join(dataDir, 'sluice.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT data, key_id FROM records ORDER BY pos').all() as Array<{
-        data: Buffer;
-        key_id: string | null;
+      // Each PutRecord committed alone, so each record is a chunk of its own (src/store/chunks.ts).
+      const rows = db.prepare('SELECT count, key_ids, body FROM chunks ORDER BY first_pos').all() as Array<{
+        count: number;
+        key_ids: string | null;
+        body: Buffer;
       }>;
-      assert.equal(rows.length, 2);
-      assert.ok(rows[0]?.data.equals(plainPayload), 'the record put before encryption is stored as sent');
-      assert.equal(rows[0]?.key_id, null);
+      assert.deepEqual(
+        rows.map((r) => r.count),
+        [1, 1],
+      );
+      assert.ok(rows[0]?.body.includes(plainPayload), 'the record put before encryption is stored as sent');
+      assert.equal(rows[0]?.key_ids, null);
       assert.ok(
-        rows[1] && !rows[1].data.includes(secretPayload),
+        rows[1] && !rows[1].body.includes(secretPayload),
         'the encrypted record is not stored as sent',
       );
-      assert.ok(rows[1] && !rows[1].data.includes(Buffer.from(marker)));
-      assert.equal(rows[1]?.key_id, 'alias/aws/kinesis');
+      assert.ok(rows[1] && !rows[1].body.includes(Buffer.from(marker)));
+      assert.equal(rows[1]?.key_ids, JSON.stringify(['alias/aws/kinesis']));
     } finally {
       db.close();
     }

@@ -33,9 +33,16 @@ export class ChunkBuilder {
     this.bytes += HEADER_BYTES + Buffer.byteLength(record.partitionKey) + record.data.length;
   }
 
-  /** The chunk's body and its key ids (null when no record has one). */
-  encode(): { body: Buffer; keyIds: string | null } {
-    const body = Buffer.allocUnsafe(this.bytes);
+  /**
+   * The chunk's body and its key ids (null when no record has one). The body is written into
+   * `scratch` when it fits (then it is a view of it, valid until the scratch is written again),
+   * else into a buffer of its own.
+   */
+  encode(scratch?: Buffer): { body: Buffer; keyIds: string | null } {
+    const body =
+      scratch !== undefined && scratch.length >= this.bytes
+        ? scratch.subarray(0, this.bytes)
+        : Buffer.allocUnsafe(this.bytes);
     let offset = 0;
     let encrypted = false;
     for (const record of this.records) {

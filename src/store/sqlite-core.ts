@@ -120,6 +120,8 @@ export class SqliteCore {
   /** Sealed shards (`stream:shard`), loaded at start and kept with the `sealed` table. */
   private readonly sealed = new Set<string>();
   private readonly stmt;
+  /** Where chunks are encoded before their insert (src/store/chunks.ts). */
+  private readonly scratch = Buffer.allocUnsafe(bounds.chunkMaxBytes);
 
   constructor(options: SqliteCoreOptions) {
     if (options.dataDir !== undefined) {
@@ -347,7 +349,9 @@ export class SqliteCore {
     };
     const insert = this.stmt.insertChunk;
     const flush = (streamKey: number, shard: number, chunk: ChunkBuilder): void => {
-      const { body, keyIds } = chunk.encode();
+      // SQLite copies the body during the insert, so one scratch buffer serves every chunk: this
+      // thread allocates too little for its garbage collector to free a buffer per chunk soon.
+      const { body, keyIds } = chunk.encode(this.scratch);
       insert.run(streamKey, shard, chunk.firstPosition, chunk.records.length, chunk.arrivalMs, keyIds, body);
     };
     const results = this.db.transaction(() => {
