@@ -13,6 +13,9 @@ export const jsonContentType = 'application/x-amz-json-1.1';
  * (`JSON.stringify` of a copied tree, then UTF-8 encoding), measured side by side.
  */
 export function encodeJson(value: unknown): Buffer {
+  // Without a blob or a timestamp, JSON.stringify writes exactly this, about twice as fast (a
+  // PutRecords answer of 500 records: 90 us against 200 us); the check costs a walk of the tree.
+  if (isPlain(value, 0)) return Buffer.from(JSON.stringify(value) ?? 'null', 'utf8');
   const parts: Array<string | Buffer> = [];
   const text = write(value, '', parts) ?? 'null';
   parts.push(text);
@@ -75,4 +78,33 @@ function write(value: unknown, text: string, parts: Array<string | Buffer>): str
     first = false;
   }
   return `${out}}`;
+}
+
+/** Deeper values go to the general writer rather than be walked twice. */
+const maxPlainDepth = 8;
+
+/** True when `value` holds no Buffer, Date, bigint, function, symbol or object with toJSON. */
+function isPlain(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= maxPlainDepth || ArrayBuffer.isView(value) || value instanceof Date) return false;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isPlain(item, depth + 1)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !isPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
