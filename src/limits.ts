@@ -390,10 +390,10 @@ export const sqlite = {
 
 /** The PutRecords and PutRecord fast path on the JSON wire (src/api/putrecords-fast.ts). */
 export const fastPath = {
-  /** A record's base64 up to this many characters is decoded by Node from a latin1 string of it;
-   * a longer one by a table loop over the body's bytes. Strings over V8's largest regular heap
-   * object (128 KiB) go to its large-object space, which made the string path twice as slow as the
-   * loop at 100 KiB records, while it is twice as fast below (measured: 0.6 us vs 1.1 us per
-   * 1 KiB record, 16 vs 100 us per 80 KiB record, 210 vs 95-135 us per 100 KiB record). */
-  nativeBase64MaxChars: 120 * 1024,
+  /** Each record's base64 is decoded by Node from latin1 strings of at most this many characters
+   * (a multiple of 4). Strings over V8's largest regular heap object (128 KiB) go to its
+   * large-object space, which made one string per value 10 times slower per byte at 100 KiB
+   * records than in pieces (measured, decode and check: 263 us per 100 KiB record as one string,
+   * 23 us in pieces of 64 Ki characters, 39 us in pieces of 16 Ki; 0.6 us per 1 KiB record). */
+  base64ChunkChars: 64 * 1024,
 } as const;

@@ -95,17 +95,6 @@ function requiredOf(structure: string): string[] {
     .map(([name]) => name);
 }
 
-/** Base64 alphabet values by byte, -1 outside it. */
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const SEXTET = new Int8Array(256).fill(-1);
-for (let i = 0; i < 64; i++) SEXTET[ALPHABET.charCodeAt(i)] = i;
-/** The 12 bits of two base64 characters, by their two bytes (big-endian), -1 if either is outside
- * the alphabet: half the table lookups of a character-by-character loop. */
-const PAIR = new Int16Array(65536).fill(-1);
-for (let x = 0; x < 64; x++) {
-  for (let y = 0; y < 64; y++) PAIR[(ALPHABET.charCodeAt(x) << 8) | ALPHABET.charCodeAt(y)] = (x << 6) | y;
-}
-
 /** A base64 value found in the body: its span, then where its bytes go in the request's buffer. */
 interface BlobSpan {
   start: number;
@@ -246,60 +235,53 @@ class Scanner {
   }
 }
 
+/** Buffer's own latin1 and base64 methods, without the argument checks of `toString` and `write`
+ * (which showed in the profile); the documented calls where a Node lacks them. */
+interface RawBuffer {
+  latin1Slice(start: number, end: number): string;
+  base64Slice(start: number, end: number): string;
+  base64Write(text: string, offset: number, length: number): number;
+}
+const raw = Buffer.prototype as unknown as Partial<RawBuffer>;
+const latin1Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof raw.latin1Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as RawBuffer).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end);
+const base64Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof raw.base64Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as RawBuffer).base64Slice(start, end)
+    : (buf, start, end) => buf.toString('base64', start, end);
+const base64Write: (buf: Buffer, text: string, offset: number, length: number) => number =
+  typeof raw.base64Write === 'function'
+    ? (buf, text, offset, length) => (buf as unknown as RawBuffer).base64Write(text, offset, length)
+    : (buf, text, offset, length) => buf.write(text, offset, length, 'base64');
+
 /**
  * Decodes every blob located by the scan into one buffer sized for all of them (one allocation per
- * request rather than one per record); each `Data` is a view of it. Values up to
- * `fastPath.nativeBase64MaxChars` are decoded by Node and checked by encoding them back (the
- * canonical form is exactly what gives the same text back, as in validation.ts's decodeBase64);
- * longer ones by a table loop over the body's bytes, which does not make a string of them.
+ * request rather than one per record); each `Data` is a view of it. Each value is decoded by Node
+ * from latin1 strings of at most `chunkChars` characters (a multiple of 4, so that every piece but
+ * the last is whole groups without padding) and checked by encoding each piece back: canonical
+ * padded base64 is exactly what gives the same text back, as in validation.ts's decodeBase64.
  */
-function decodeBlobs(body: Buffer, blobs: BlobSpan[], nativeMaxChars: number): void {
+function decodeBlobs(body: Buffer, blobs: BlobSpan[], chunkChars: number): void {
   let total = 0;
   for (const blob of blobs) total += blob.size;
   const out = Buffer.allocUnsafe(total);
   let offset = 0;
   for (const blob of blobs) {
     const { start, end, size } = blob;
-    if (end - start <= nativeMaxChars) {
-      const text = body.toString('latin1', start, end);
-      if (out.write(text, offset, size, 'base64') !== size) bail();
-      if (out.toString('base64', offset, offset + size) !== text) bail();
-    } else decodeByTable(body, start, end, out, offset);
-    blob.owner.Data = out.subarray(offset, offset + size);
-    offset += size;
+    const first = offset;
+    for (let from = start; from < end; from += chunkChars) {
+      const to = Math.min(end, from + chunkChars);
+      // Whole groups decode to 3 bytes each; the last piece's padding was counted in `size`.
+      const length = to === end ? first + size - offset : ((to - from) / 4) * 3;
+      const text = latin1Slice(body, from, to);
+      if (base64Write(out, text, offset, length) !== length) bail();
+      if (base64Slice(out, offset, offset + length) !== text) bail();
+      offset += length;
+    }
+    blob.owner.Data = out.subarray(first, first + size);
   }
-}
-
-/** Canonical padded base64 in `body[start, end)` into `out` at `offset`; bails on anything else. */
-function decodeByTable(body: Buffer, start: number, end: number, out: Buffer, offset: number): void {
-  let padding = 0;
-  if (end > start && body[end - 1] === PAD) padding = body[end - 2] === PAD ? 2 : 1;
-  const full = padding > 0 ? end - 4 : end;
-  let o = offset;
-  let i = start;
-  for (; i < full; i += 4) {
-    const high = PAIR[((body[i] as number) << 8) | (body[i + 1] as number)] as number;
-    const low = PAIR[((body[i + 2] as number) << 8) | (body[i + 3] as number)] as number;
-    if ((high | low) < 0) bail();
-    out[o] = high >> 4;
-    out[o + 1] = ((high & 15) << 4) | (low >> 8);
-    out[o + 2] = low & 255;
-    o += 3;
-  }
-  if (padding === 0) return;
-  const c0 = SEXTET[body[i] as number] as number;
-  const c1 = SEXTET[body[i + 1] as number] as number;
-  if ((c0 | c1) < 0) bail();
-  if (padding === 2) {
-    // No stray bits before the padding: the canonical encoding only.
-    if ((c1 & 15) !== 0) bail();
-    out[o] = (c0 << 2) | (c1 >> 4);
-    return;
-  }
-  const c2 = SEXTET[body[i + 2] as number] as number;
-  if (c2 < 0 || (c2 & 3) !== 0) bail();
-  out[o] = (c0 << 2) | (c1 >> 4);
-  out[o + 1] = ((c1 & 15) << 4) | (c2 >> 2);
 }
 
 function putRecords(scanner: Scanner): Input {
@@ -337,19 +319,21 @@ export function hasFastPath(operation: string): boolean {
  * The decoded input of a PutRecords or PutRecord JSON body, deep-equal to what
  * `decodeInput(operation, JSON.parse(body), 'json')` returns for it, or undefined when the body is
  * not the valid, plain shape handled here (the caller then takes the generic path).
- * `nativeMaxChars` is for tests (to run both base64 decoders).
+ * `chunkChars` is for tests (pieces of a few characters).
  */
 export function fastDecode(
   operation: string,
   body: Buffer,
-  nativeMaxChars: number = fastPath.nativeBase64MaxChars,
+  chunkChars: number = fastPath.base64ChunkChars,
 ): Input | undefined {
   if (!hasFastPath(operation)) return undefined;
   const scanner = new Scanner(body);
   try {
     const input = operation === 'PutRecords' ? putRecords(scanner) : putRecord(scanner);
     scanner.end();
-    decodeBlobs(body, scanner.blobs, nativeMaxChars);
+    if (chunkChars <= 0 || chunkChars % 4 !== 0)
+      throw new RangeError('chunkChars must be a positive multiple of 4');
+    decodeBlobs(body, scanner.blobs, chunkChars);
     return input;
   } catch (error) {
     if (error === notHandled) return undefined;
