@@ -67,33 +67,37 @@ if (
   throw new Error('the model no longer has the shapes the PutRecords fast path decodes');
 }
 
-/** The string members of each structure handled, with their checks. */
-const streamMembers = ['StreamName', 'StreamARN', 'StreamId'];
-const putRecordsStrings = new Map(
-  streamMembers.map((name) => [name, stringCheck(memberShape('PutRecordsInput', name))]),
-);
-const entryStrings = new Map(
-  ['PartitionKey', 'ExplicitHashKey'].map((name) => [
-    name,
-    stringCheck(memberShape('PutRecordsRequestEntry', name)),
-  ]),
-);
-const putRecordStrings = new Map(
-  [...streamMembers, 'PartitionKey', 'ExplicitHashKey', 'SequenceNumberForOrdering'].map((name) => [
-    name,
-    stringCheck(memberShape('PutRecordInput', name)),
-  ]),
-);
-/** Required members (besides Data, checked where it is decoded). */
-const putRecordsRequired = requiredOf('PutRecordsInput');
-const entryRequired = requiredOf('PutRecordsRequestEntry');
-const putRecordRequired = requiredOf('PutRecordInput');
-
-function requiredOf(structure: string): string[] {
-  return Object.entries(modelShape(structure).members ?? {})
-    .filter(([, ref]) => ref.required === true)
-    .map(([name]) => name);
+/**
+ * A structure handled: its members' bits (for duplicates and required members without a Set per
+ * object), the checks of its string members, and the bits of its required members.
+ */
+interface Structure {
+  bits: Map<string, number>;
+  strings: Map<string, (value: string) => boolean>;
+  required: number;
 }
+
+function structure(name: string, strings: string[]): Structure {
+  const members = Object.entries(modelShape(name).members ?? {});
+  const bits = new Map(members.map(([member], i) => [member, 1 << i]));
+  let required = 0;
+  for (const [member, ref] of members) if (ref.required === true) required |= bits.get(member) ?? 0;
+  return {
+    bits,
+    strings: new Map(strings.map((member) => [member, stringCheck(memberShape(name, member))])),
+    required,
+  };
+}
+
+const streamMembers = ['StreamName', 'StreamARN', 'StreamId'];
+const putRecordsInput = structure('PutRecordsInput', streamMembers);
+const entryInput = structure('PutRecordsRequestEntry', ['PartitionKey', 'ExplicitHashKey']);
+const putRecordInput = structure('PutRecordInput', [
+  ...streamMembers,
+  'PartitionKey',
+  'ExplicitHashKey',
+  'SequenceNumberForOrdering',
+]);
 
 /** A base64 value found in the body: its span, then where its bytes go in the request's buffer. */
 interface BlobSpan {
@@ -147,7 +151,7 @@ class Scanner {
       pos++;
     }
     this.pos = pos + 1;
-    return body.toString('latin1', start, pos);
+    return latin1Slice(body, start, pos);
   }
 
   /** A base64 value: located (up to the next quote) and sized; decoded later. */
@@ -166,28 +170,33 @@ class Scanner {
   }
 
   /**
-   * An object's members: calls `member` with each name, `pos` at the value; duplicates and the
-   * end of the object are handled here.
+   * An object's members, each a member of `shape` (else the body is not handled): calls `member`
+   * with each name, `pos` at the value; returns the bits of the members seen, once each.
    */
-  members(member: (name: string) => void): Set<string> {
+  members(shape: Structure, member: (name: string) => void): number {
     this.expect(OPEN_BRACE);
-    const seen = new Set<string>();
+    let seen = 0;
     if (this.next() === CLOSE_BRACE) {
       this.pos++;
+      if (shape.required !== 0) bail();
       return seen;
     }
     for (;;) {
       if (this.next() !== QUOTE) bail();
       const name = this.string();
-      if (seen.has(name)) bail();
-      seen.add(name);
+      const bit = shape.bits.get(name);
+      if (bit === undefined || (seen & bit) !== 0) bail();
+      seen |= bit;
       this.expect(COLON);
       // Every member handled is a string or a blob, but Records, a list.
       if (this.next() !== (name === 'Records' ? OPEN_BRACKET : QUOTE)) bail();
       member(name);
       const c = this.next();
       this.pos++;
-      if (c === CLOSE_BRACE) return seen;
+      if (c === CLOSE_BRACE) {
+        if ((seen & shape.required) !== shape.required) bail();
+        return seen;
+      }
       if (c !== COMMA) bail();
     }
   }
@@ -202,13 +211,12 @@ class Scanner {
 
   entry(): Input {
     const out: Input = {};
-    const seen = this.members((name) => {
+    this.members(entryInput, (name) => {
       if (name === 'Data') {
         out.Data = undefined;
         this.blob(out);
-      } else out[name] = this.checkedString(entryStrings.get(name));
+      } else out[name] = this.checkedString(entryInput.strings.get(name));
     });
-    for (const name of entryRequired) if (!seen.has(name)) bail();
     return out;
   }
 
@@ -286,27 +294,24 @@ function decodeBlobs(body: Buffer, blobs: BlobSpan[], chunkChars: number): void 
 
 function putRecords(scanner: Scanner): Input {
   const input: Input = {};
-  const seen = scanner.members((name) => {
+  scanner.members(putRecordsInput, (name) => {
     if (name === 'Records') {
       const records = scanner.records();
       if (records.length < recordsMin) bail();
       input.Records = records;
-    } else input[name] = scanner.checkedString(putRecordsStrings.get(name));
+    } else input[name] = scanner.checkedString(putRecordsInput.strings.get(name));
   });
-  for (const name of putRecordsRequired) if (!seen.has(name)) bail();
   return input;
 }
 
 function putRecord(scanner: Scanner): Input {
   const input: Input = {};
-  const seen = scanner.members((name) => {
-    if (name === 'Records') bail();
+  scanner.members(putRecordInput, (name) => {
     if (name === 'Data') {
       input.Data = undefined;
       scanner.blob(input);
-    } else input[name] = scanner.checkedString(putRecordStrings.get(name));
+    } else input[name] = scanner.checkedString(putRecordInput.strings.get(name));
   });
-  for (const name of putRecordRequired) if (!seen.has(name)) bail();
   return input;
 }
 
