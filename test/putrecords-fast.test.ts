@@ -245,12 +245,24 @@ const putRecordMembers = membersArb([
 ]);
 
 const whitespace = fc.string({ unit: fc.constantFrom(' ', '\n', '\t', '\r'), maxLength: 2 });
-const gapsArb = fc.array(whitespace, { minLength: 16, maxLength: 16 });
+/** Whitespace between tokens, and which member name (if any) is written with an escape. */
+const gapsArb = fc.tuple(fc.array(whitespace, { minLength: 16, maxLength: 16 }), sometimes(fc.nat(8), 0.1));
 
 /** Renders members as a JSON object with the generated whitespace; plain when every value is. */
 class Writer {
   private gap = 0;
-  constructor(private readonly gaps: string[]) {}
+  private names = 0;
+  constructor(private readonly layout: [string[], number | null]) {}
+  private get gaps(): string[] {
+    return this.layout[0];
+  }
+  /** A member name as JSON, its first character escaped ("\u0044ata") if it is the chosen one. */
+  private name(name: string): { json: string; escaped: boolean } {
+    if (this.names++ !== this.layout[1] || name.length === 0)
+      return { json: JSON.stringify(name), escaped: false };
+    const code = name.charCodeAt(0).toString(16).padStart(4, '0');
+    return { json: `"\\u${code}${JSON.stringify(name).slice(2)}`, escaped: true };
+  }
   ws(): string {
     return this.gaps[this.gap++ % this.gaps.length] ?? '';
   }
@@ -258,8 +270,9 @@ class Writer {
     const names = new Set(members.map(([name]) => name));
     let plain = names.size === members.length;
     const parts = members.map(([name, value]) => {
-      plain &&= known.has(name) && value.plain;
-      return `${this.ws()}${JSON.stringify(name)}${this.ws()}:${this.ws()}${value.json}${this.ws()}`;
+      const written = this.name(name);
+      plain &&= known.has(name) && value.plain && !written.escaped;
+      return `${this.ws()}${written.json}${this.ws()}:${this.ws()}${value.json}${this.ws()}`;
     });
     return { json: `{${parts.length === 0 ? this.ws() : parts.join(',')}}`, plain };
   }
