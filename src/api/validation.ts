@@ -76,6 +76,17 @@ function summarize(errors: string[]): string {
   return `${errors.length} validation ${noun} detected: ${errors.join('; ')}`;
 }
 
+/** A shape of the model, by name (for src/api/putrecords-fast.ts). */
+export function modelShape(name: string): ShapeDef {
+  return shapeOf(name);
+}
+
+/** Whether a present value meets every constraint of its shape, exactly as validation checks it
+ * (for src/api/putrecords-fast.ts, which must accept only what validation accepts). */
+export function satisfiesShape(value: unknown, shapeName: string): boolean {
+  return satisfiesAll(value, shapeOf(shapeName));
+}
+
 function shapeOf(name: string): ShapeDef {
   const shape = MODEL.shapes[name];
   if (shape === undefined) throw new Error(`Shape ${name} is missing from model.generated.json`);

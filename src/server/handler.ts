@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { operations } from '../api/operations.js';
-import { decodeInput, knownOperations } from '../api/validation.js';
+import { fastDecode, hasFastPath } from '../api/putrecords-fast.js';
+import { type DecodeResult, decodeInput, knownOperations } from '../api/validation.js';
 import type { Engine } from '../engine/engine.js';
 import { server as bounds, guard as guardLimits } from '../limits.js';
 import { codecFor, jsonCodec, type WireCodec } from '../protocol/codec.js';
@@ -278,17 +279,23 @@ async function handle(
       throw new XmlError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
     throw new XmlError('UnknownOperationException', '', 404);
   }
+  // PutRecords and PutRecord on the JSON wire: a scanner over the body's bytes gives the decoded
+  // input of a plain, valid body at once; anything else (undefined) takes the generic path.
+  const fast =
+    known && codec.wire === 'json' && hasFastPath(operation) ? fastDecode(operation, body) : undefined;
   let parsed: unknown;
-  try {
-    parsed = codec.parse(body);
-  } catch {
-    throw new KinesisError(
-      body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException',
-      '',
-    );
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Buffer.isBuffer(parsed)) {
-    throw new KinesisError('SerializationException', '');
+  if (fast === undefined) {
+    try {
+      parsed = codec.parse(body);
+    } catch {
+      throw new KinesisError(
+        body.length === 0 && !known ? 'UnknownOperationException' : 'SerializationException',
+        '',
+      );
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Buffer.isBuffer(parsed)) {
+      throw new KinesisError('SerializationException', '');
+    }
   }
   if (!known || operation === undefined) throw new KinesisError('UnknownOperationException', '');
   const authProblem = checkAuthorizationHeader(req);
@@ -309,7 +316,8 @@ async function handle(
     const refused = await options.verifySignature(context);
     if (refused) throw refused;
   }
-  const decoded = decodeInput(operation, parsed, codec.wire);
+  const decoded: DecodeResult =
+    fast !== undefined ? { ok: true, input: fast } : decodeInput(operation, parsed, codec.wire);
   if (!decoded.ok) throw new KinesisError(decoded.error.name, decoded.error.message);
   context.input = decoded.input;
   context.body = emptyBody;
