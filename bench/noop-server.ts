@@ -1,7 +1,8 @@
 /**
  * The no-op server: Sluice's listener (src/server/listener.ts `listen`: HTTP/1.1 and h2c on one
- * port), body reading, JSON parsing and model validation (`decodeInput` from
- * src/api/validation.ts), then a canned, valid answer instead of the engine and the store. What it
+ * port), body reading, and Sluice's decoding: the PutRecords/PutRecord fast path
+ * (src/api/putrecords-fast.ts), else JSON parsing and model validation (`decodeInput` from
+ * src/api/validation.ts); then a canned, valid answer instead of the engine and the store. What it
  * serves per second is the limit this stack allows; Sluice is measured against it.
  *
  *   node dist/bench/noop-server.js [--host 127.0.0.1] [--port 4567]
@@ -11,6 +12,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { fastDecode, hasFastPath } from '../src/api/putrecords-fast.js';
 import { decodeInput, knownOperations } from '../src/api/validation.js';
 import type { Request, Response } from '../src/server/listener.js';
 import { listen } from '../src/server/listener.js';
@@ -147,16 +149,24 @@ function handle(req: Request, res: Response): void {
     if (req.headers.authorization === undefined) {
       return sendError(res, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
-    let parsed: unknown;
-    try {
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return sendError(res, 'SerializationException', '');
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    // Sluice's decoding: the PutRecords/PutRecord fast path, else JSON.parse and decodeInput.
+    const fast = hasFastPath(operation) ? fastDecode(operation, body) : undefined;
+    let input: Record<string, unknown>;
+    if (fast !== undefined) {
+      input = fast;
+    } else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return sendError(res, 'SerializationException', '');
+      }
+      const decoded = decodeInput(operation, parsed, 'json');
+      if (!decoded.ok) return sendError(res, decoded.error.name, decoded.error.message);
+      input = decoded.input;
     }
-    const decoded = decodeInput(operation, parsed, 'json');
-    if (!decoded.ok) return sendError(res, decoded.error.name, decoded.error.message);
-    sendJson(res, 200, cannedAnswer(operation, decoded.input));
+    sendJson(res, 200, cannedAnswer(operation, input));
   });
 }
 

@@ -76,8 +76,9 @@ export function serverDefs(options: ServerOptions): ServerDef[] {
       id: 'noop',
       label: 'no-op',
       how:
-        "`node dist/bench/noop-server.js --port P`: Sluice's listener (`listen`), body reading, `JSON.parse` and " +
-        '`decodeInput` validation, then canned valid answers; no engine, no store',
+        "`node dist/bench/noop-server.js --port P`: Sluice's listener (`listen`), body reading and decoding (the " +
+        'PutRecords fast path of src/api/putrecords-fast.ts, else `JSON.parse` and `decodeInput` validation), then ' +
+        'canned valid answers; no engine, no store',
       command: (port) => ({ args: [join(root, 'dist/bench/noop-server.js'), '--port', String(port)] }),
     },
     {

@@ -104,7 +104,8 @@ function isPlain(value: unknown, depth: number): boolean {
     return true;
   }
   for (const key in value) {
-    if (Object.hasOwn(value, key) && !isPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+    if (Object.hasOwn(value, key) && !isPlain((value as Record<string, unknown>)[key], depth + 1))
+      return false;
   }
   return true;
 }
