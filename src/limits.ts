@@ -94,6 +94,13 @@ export const server = {
   /** Largest request body accepted: PutRecords 5 MiB of data base64-encoded (x4/3) plus JSON
    * overhead, or a 10 MiB record after UpdateMaxRecordSize, base64-encoded. */
   maxBodyBytes: 16 * 1024 * 1024,
+  /** A body with a declared length is collected in chunks until this share of it has arrived,
+   * then copied into one buffer of the declared length, which takes the rest as it arrives (each
+   * chunk garbage at once). Joining all chunks at the end held a body twice (with 100 KiB records,
+   * peak RSS 422-432 MiB against 335 with the buffer from the first byte); reserving at the first
+   * byte let a client that sends one byte hold the declared length. At a quarter, a client must
+   * send a quarter of what it makes the server hold. */
+  bodyReserveShare: 0.25,
   /** Time allowed to receive a whole request body before the request is answered with an error
    * (protects against slow clients holding memory). */
   bodyTimeoutMs: 30_000,
@@ -128,8 +135,9 @@ export const guard = {
    * about half a second of queued work: more would only add latency (measured: at 512, served
    * calls waited ~470 ms under 3x overload). */
   maxInFlightRequests: 128,
-  /** Request body bytes held at once (received so far by requests in flight): bounds the memory
-   * of bodies to 256 MiB whatever their sizes. */
+  /** Request body bytes held at once by requests in flight (a body's buffer of its declared
+   * length, reserved when its first bytes arrive): bounds the memory of bodies to 256 MiB whatever
+   * their sizes. */
   maxInFlightBodyBytes: 256 * 1024 * 1024,
   /** Writes (PutRecord, PutRecords) are refused before their body is read while the oldest append
    * this frontend has waiting in its store has waited this long (alarm at 80%). Past it the store

@@ -37,8 +37,8 @@ export class Admission {
 
   /**
    * Why a new request must be refused now, or undefined to admit it: the in-flight bound, the
-   * body bytes actually held by requests in flight (what clients declare costs nothing until it
-   * arrives, so a slow upload cannot reserve memory it never sends), or a heap in alarm; a write
+   * body memory held by requests in flight (a declared length is reserved, and counted, only once
+   * the body's first bytes arrive; src/server/handler.ts readBody), or a heap in alarm; a write
    * (`write`) also while the store's append backlog is in alarm.
    */
   refuse(now = Date.now(), write = false): string | undefined {
@@ -56,7 +56,7 @@ export class Admission {
     return this.pressure ?? (write ? this.writePressure : undefined);
   }
 
-  /** Count a request in: `received` adds body bytes as they arrive, `leave` counts it out once. */
+  /** Count a request in: `received` adds body bytes as they are held, `leave` counts it out once. */
   enter(): { received: (bytes: number) => void; leave: () => void } {
     this.counters.inFlightRequests++;
     let held = 0;

@@ -180,7 +180,7 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       res.once('close', ticket.leave);
       res.once('finish', ticket.leave);
     }
-    readBody(req, res, codec, ticket?.received, (body) => {
+    readBody(req, res, codec, declared, ticket?.received, (body) => {
       let streaming = false;
       const deadline = setTimeout(() => {
         if (!streaming)
@@ -388,17 +388,35 @@ function header(req: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Read the request body, bounded in size and time; answers the request itself on failure. */
+/**
+ * Read the request body, bounded in size and time; answers the request itself on failure. A body
+ * with a declared length is collected in chunks until `server.bodyReserveShare` of it arrived,
+ * then moved into one buffer of the declared length that takes the rest as it comes (each chunk
+ * garbage at once, where joining all chunks at the end held the body twice). `received` counts
+ * what is held: the bytes received, then the whole reserved buffer; a body longer than declared
+ * goes back to collecting chunks.
+ */
 function readBody(
   req: Request,
   res: Response,
   codec: WireCodec,
+  declared: number,
   received: ((bytes: number) => void) | undefined,
   done: (body: Buffer) => void,
 ): void {
-  const chunks: Buffer[] = [];
+  let whole: Buffer | undefined;
+  let reserve =
+    declared > 0 ? Math.max(1, Math.ceil(declared * bounds.bodyReserveShare)) : Number.POSITIVE_INFINITY;
+  let chunks: Buffer[] = [];
   let size = 0;
+  let counted = 0;
   let finished = false;
+  const hold = (bytes: number): void => {
+    if (bytes > counted) {
+      received?.(bytes - counted);
+      counted = bytes;
+    }
+  };
   const timer = setTimeout(() => {
     finished = true;
     sendError(
@@ -410,21 +428,38 @@ function readBody(
   }, bounds.bodyTimeoutMs);
   req.on('data', (chunk: Buffer) => {
     if (finished) return;
-    size += chunk.length;
-    if (size > bounds.maxBodyBytes) {
+    if (size + chunk.length > bounds.maxBodyBytes) {
       finished = true;
       clearTimeout(timer);
       tooLarge(req, res, codec);
       return;
     }
-    chunks.push(chunk);
-    received?.(chunk.length);
+    if (whole && size + chunk.length <= whole.length) {
+      chunk.copy(whole, size);
+    } else {
+      if (whole) {
+        chunks = [whole.subarray(0, size)];
+        whole = undefined;
+      }
+      chunks.push(chunk);
+      if (size + chunk.length >= reserve && size + chunk.length <= declared) {
+        reserve = Number.POSITIVE_INFINITY;
+        whole = Buffer.allocUnsafe(declared);
+        let offset = 0;
+        for (const part of chunks) offset += part.copy(whole, offset);
+        chunks = [];
+        hold(declared);
+      }
+    }
+    size += chunk.length;
+    hold(size);
   });
   req.on('end', () => {
     clearTimeout(timer);
     if (finished) return;
     finished = true;
-    done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    if (whole) done(size === whole.length ? whole : whole.subarray(0, size));
+    else done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
   });
   req.on('error', () => {
     clearTimeout(timer);
