@@ -135,9 +135,9 @@ export const guard = {
    * about half a second of queued work: more would only add latency (measured: at 512, served
    * calls waited ~470 ms under 3x overload). */
   maxInFlightRequests: 128,
-  /** Request body bytes held at once by requests in flight (a body's buffer of its declared
-   * length, reserved when its first bytes arrive): bounds the memory of bodies to 256 MiB whatever
-   * their sizes. */
+  /** Request body bytes held at once by requests in flight (received, or a body's buffer of its
+   * declared length once `bodyReserveShare` of it arrived): bounds the memory of bodies to 256 MiB
+   * whatever their sizes. */
   maxInFlightBodyBytes: 256 * 1024 * 1024,
   /** Writes (PutRecord, PutRecords) are refused before their body is read while the oldest append
    * this frontend has waiting in its store has waited this long (alarm at 80%). Past it the store

@@ -37,8 +37,8 @@ export class Admission {
 
   /**
    * Why a new request must be refused now, or undefined to admit it: the in-flight bound, the
-   * body memory held by requests in flight (a declared length is reserved, and counted, only once
-   * the body's first bytes arrive; src/server/handler.ts readBody), or a heap in alarm; a write
+   * body memory held by requests in flight (bytes received, or a declared length's buffer once a
+   * quarter of it arrived; src/server/handler.ts readBody), or a heap in alarm; a write
    * (`write`) also while the store's append backlog is in alarm.
    */
   refuse(now = Date.now(), write = false): string | undefined {
