@@ -168,6 +168,58 @@ async function putOnce(
 
 // ---------------------------------------------------------------------------------------------
 
+/** Open loop: `batch`-record requests on a fixed schedule from `start` to `deadline`, latency from
+ * each request's scheduled send time; then waits (bounded) for what is in flight. */
+async function runOpenLoop(
+  spec: PutSpec,
+  client: KinesisHttp,
+  operation: string,
+  bodies: string[],
+  start: number,
+  deadline: number,
+  tally: Tally,
+  latencies: number[],
+): Promise<{ requests: number; dropped: number; end: number }> {
+  const requestsPerSec = (spec.rate as number) / spec.batch;
+  const interval = 1000 / requestsPerSec;
+  const maxInFlight = spec.maxInFlight ?? 256;
+  const inFlight = new Set<Promise<void>>();
+  let requests = 0;
+  let dropped = 0;
+  let end = start;
+  let scheduled = start;
+  let i = 0;
+  while (scheduled < deadline) {
+    const now = performance.now();
+    while (scheduled <= now && scheduled < deadline) {
+      const at = scheduled;
+      scheduled += interval;
+      if (inFlight.size >= maxInFlight) {
+        dropped++;
+        continue;
+      }
+      const body = bodies[i++ % bodies.length] as string;
+      requests++;
+      const p: Promise<void> = putOnce(client, operation, body, spec.batch, tally).then((ok) => {
+        const t1 = performance.now();
+        // Measured from the scheduled send time: a server that falls behind is charged for the
+        // queueing it causes (no coordinated omission).
+        if (ok) latencies.push(t1 - at);
+        end = Math.max(end, t1);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }
+    await sleep(Math.max(0, Math.min(5, scheduled - performance.now())));
+  }
+  // Wait for what is in flight, bounded; the unfinished count as dropped.
+  const drainDeadline = performance.now() + 5_000;
+  while (inFlight.size > 0 && performance.now() < drainDeadline) await sleep(5);
+  dropped += inFlight.size;
+  tally.stopping = true;
+  return { requests, dropped, end };
+}
+
 async function put(spec: PutSpec): Promise<LoadResult> {
   const openLoop = spec.rate !== undefined;
   const sockets = openLoop ? Math.max(64, spec.callers) : spec.callers;
@@ -183,6 +235,12 @@ async function put(spec: PutSpec): Promise<LoadResult> {
       putOnce(client, operation, warmBody, Math.min(spec.batch, 2), warm),
     ),
   );
+  if (openLoop && spec.warmupSeconds) {
+    // The same load, unmeasured, so that what is measured is every server's steady state (code
+    // optimized, caches and files grown), not its first second.
+    const at = performance.now();
+    await runOpenLoop(spec, client, operation, bodies, at, at + spec.warmupSeconds * 1000, newTally(), []);
+  }
   send({ type: 'ready', notes: [] });
   await go;
 
@@ -216,39 +274,10 @@ async function put(spec: PutSpec): Promise<LoadResult> {
     );
     if (tally.stopping) end = Math.max(end, deadline);
   } else {
-    const requestsPerSec = (spec.rate as number) / spec.batch;
-    const interval = 1000 / requestsPerSec;
-    const maxInFlight = spec.maxInFlight ?? 256;
-    const inFlight = new Set<Promise<void>>();
-    let scheduled = start;
-    let i = 0;
-    while (scheduled < deadline) {
-      const now = performance.now();
-      while (scheduled <= now && scheduled < deadline) {
-        const at = scheduled;
-        scheduled += interval;
-        if (inFlight.size >= maxInFlight) {
-          dropped++;
-          continue;
-        }
-        const body = bodies[i++ % bodies.length] as string;
-        requests++;
-        const p: Promise<void> = putOnce(client, operation, body, spec.batch, tally).then((ok) => {
-          const t1 = performance.now();
-          // Measured from the scheduled send time: a server that falls behind is charged for the
-          // queueing it causes (no coordinated omission).
-          if (ok) latencies.push(t1 - at);
-          end = Math.max(end, t1);
-          inFlight.delete(p);
-        });
-        inFlight.add(p);
-      }
-      await sleep(Math.max(0, Math.min(5, scheduled - performance.now())));
-    }
-    // Wait for what is in flight, bounded; the unfinished count as dropped.
-    const drainDeadline = performance.now() + 5_000;
-    while (inFlight.size > 0 && performance.now() < drainDeadline) await sleep(5);
-    dropped += inFlight.size;
+    const run = await runOpenLoop(spec, client, operation, bodies, start, deadline, tally, latencies);
+    requests = run.requests;
+    dropped = run.dropped;
+    end = run.end;
     tally.stopping = true;
   }
   client.close();

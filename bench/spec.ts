@@ -20,6 +20,8 @@ export interface PutSpec {
   rate?: number;
   /** Open loop: requests allowed in flight at once; beyond it a scheduled request is dropped. */
   maxInFlight?: number;
+  /** Open loop: seconds of the same load before the measured window, not measured. */
+  warmupSeconds?: number;
 }
 
 /** Pre-fill a stream, then drain every shard from TRIM_HORIZON, one reader per shard. */
