@@ -3,10 +3,10 @@
  * shards) for a bounded time, then GetRecords-sized reads back. Reports records/s, the event
  * loop's busy share (what the serving thread has left), its longest stall, process CPU and peak
  * RSS. `--module` loads another build's src/store/sqlite.js (e.g. an older one) for a side-by-side
- * comparison; `--cache-kib` and `--backstop-kib`, `--checkpoint-ms` override the PRAGMAs of src/store/sqlite-core.ts.
+ * comparison; `--cache-kib` and `--checkpoint-kib` override the PRAGMAs of src/store/sqlite-core.ts.
  *
  *   node dist/bench/store-probe.js [--appenders 16] [--seconds 5] [--record-bytes 1024]
- *     [--module DIR/dist/src/store/sqlite.js] [--cache-kib N] [--backstop-kib N] [--checkpoint-ms N] [--page-size N] [--fsync]
+ *     [--module DIR/dist/src/store/sqlite.js] [--cache-kib N] [--checkpoint-kib N] [--page-size N] [--fsync]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +23,7 @@ const { values } = parseArgs({
     'record-bytes': { type: 'string', default: '1024' },
     module: { type: 'string' },
     'cache-kib': { type: 'string' },
-    'backstop-kib': { type: 'string' },
-    'checkpoint-ms': { type: 'string' },
+    'checkpoint-kib': { type: 'string' },
     'page-size': { type: 'string' },
     fsync: { type: 'boolean', default: false },
   },
@@ -41,8 +40,7 @@ const { SqliteStore } = (await import(modulePath)) as {
 const dir = mkdtempSync(join(tmpdir(), 'sluice-store-probe-'));
 const tuning: Record<string, number> = {};
 if (values['cache-kib']) tuning.cacheSizeKiB = Number(values['cache-kib']);
-if (values['backstop-kib']) tuning.walBackstopBytes = Number(values['backstop-kib']) * 1024;
-if (values['checkpoint-ms']) tuning.checkpointIntervalMs = Number(values['checkpoint-ms']);
+if (values['checkpoint-kib']) tuning.walAutocheckpointBytes = Number(values['checkpoint-kib']) * 1024;
 if (values['page-size']) tuning.pageSizeBytes = Number(values['page-size']);
 const options = { dataDir: dir, fsync: values.fsync, tuning };
 const store = SqliteStore.open ? await SqliteStore.open(options) : new SqliteStore(options);
@@ -115,7 +113,7 @@ const readMain = mainThreadCpu() - readMain0;
 const readCpu = process.cpuUsage(readCpu0);
 clearInterval(rssTimer);
 console.log(
-  `${values.module ?? 'this build'} (cache ${values['cache-kib'] ?? 'default'} KiB, WAL backstop ${values['backstop-kib'] ?? 'default'} KiB, checkpoint every ${values['checkpoint-ms'] ?? 'default'} ms, page ${values['page-size'] ?? 'default'} B):\n  ${appendLine}\n` +
+  `${values.module ?? 'this build'} (cache ${values['cache-kib'] ?? 'default'} KiB, checkpoint every ${values['checkpoint-kib'] ?? 'default'} KiB of WAL, page ${values['page-size'] ?? 'default'} B):\n  ${appendLine}\n` +
     `  read ${read.toLocaleString('en-US')} records: ${Math.round(read / readWall).toLocaleString('en-US')} records/s, ` +
     `main thread CPU ${((readMain * 1e6) / Math.max(1, read)).toFixed(2)} us per record, process CPU ${((readCpu.user + readCpu.system) / Math.max(1, read)).toFixed(2)} us per record`,
 );

@@ -404,11 +404,6 @@ export const sqlite = {
   /** Converting a database written before chunks reads its one-row-per-record table this many
    * rows at a time (records are at most 1 MiB, so at most 100 MiB held). */
   migrationPageRows: 100,
-  /** The checkpointer thread (src/store/sqlite-checkpointer.ts) waits this long for a lock the
-   * writer holds before giving up that round; the writer never waits for it. */
-  checkpointerBusyTimeoutMs: 100,
-  /** On close, the checkpointer is given this long to finish its checkpoint and close. */
-  checkpointerStopMs: 5_000,
 } as const;
 
 /** The PutRecords and PutRecord fast path on the JSON wire (src/api/putrecords-fast.ts). */

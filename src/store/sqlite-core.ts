@@ -12,9 +12,6 @@ import type { ShardTip } from './store.js';
  * is the Store the engine sees; it forwards every call here by message.
  */
 
-/** The database's file name in the data folder. */
-export const databaseFile = 'sluice.db';
-
 export interface SqliteCoreOptions {
   /** Folder for the database; undefined keeps everything in memory (lost on exit). */
   dataDir?: string;
@@ -32,15 +29,14 @@ export const sqliteTuning = {
    * 3.6 us of CPU per record with 4 KiB pages, 2.1-2.5 us with 64 KiB, same run. Takes effect
    * only when the database file is created; an existing file keeps its page size. */
   pageSizeBytes: 65_536,
-  /** A thread of its own (src/store/sqlite-checkpointer.ts) copies the WAL into the database
-   * file every 25 ms, beside the writer. Before it, SQLite's automatic checkpoint ran inside the
-   * commit that crossed 4 MiB of WAL and held the worker meanwhile (PutRecords p99 at half load
-   * 27.5-28.2 ms with it, 18.6-23.3 ms with checkpoints off). */
-  checkpointIntervalMs: 25,
-  /** The writer still checkpoints by itself once the WAL reaches 64 MiB (the checkpointer is
-   * starved or blocked): this bounds the WAL. Each such checkpoint holds appends and reads for
-   * 100-300 ms (measured when it was the only checkpoint). */
-  walBackstopBytes: 64 * 1024 * 1024,
+  /** SQLite checkpoints the WAL inside the commit that crosses 4 MiB of it (its default amount
+   * with its default pages). Each checkpoint syncs the WAL and the database file, and the
+   * writer's next WAL writes wait for that I/O. A checkpointer thread of its own connection
+   * running a PASSIVE checkpoint every 25 ms was measured against this and made the tail worse
+   * (PutRecords p99 at 90,000 records/s: 27.6-41.7 ms with it, 16.2-19.0 ms with this, three pairs
+   * side by side): forty checkpoints a second stall the writer more often. At 64 MiB (measured
+   * with 4 KiB pages), each checkpoint held appends and reads for 100-300 ms. */
+  walAutocheckpointBytes: 4 * 1024 * 1024,
   /** The WAL file is cut back to this size when it starts over after growing past it. */
   walFileLimitBytes: 16 * 1024 * 1024,
   /** Page cache of 16 MiB (negative = KiB; the default is 2 MB): a group commit (at most 8 MiB,
@@ -126,7 +122,7 @@ export class SqliteCore {
   constructor(options: SqliteCoreOptions) {
     if (options.dataDir !== undefined) {
       mkdirSync(options.dataDir, { recursive: true });
-      this.db = new Database(join(options.dataDir, databaseFile));
+      this.db = new Database(join(options.dataDir, 'sluice.db'));
     } else {
       this.db = new Database(':memory:');
     }
@@ -136,7 +132,9 @@ export class SqliteCore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
-    this.db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.round(tuning.walBackstopBytes / pageSize))}`);
+    this.db.pragma(
+      `wal_autocheckpoint = ${Math.max(1, Math.round(tuning.walAutocheckpointBytes / pageSize))}`,
+    );
     this.db.pragma(`journal_size_limit = ${tuning.walFileLimitBytes}`);
     this.db.pragma(`cache_size = -${tuning.cacheSizeKiB}`);
     this.db.exec(schema);

@@ -5,19 +5,9 @@
  * transaction (group commit, bounded by src/limits.ts `sqlite`), and each is answered only after
  * that transaction committed.
  */
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type MessagePort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { sqlite as bounds } from '../limits.js';
-import type { CheckpointerOptions } from './sqlite-checkpointer.js';
-import {
-  type AppendWork,
-  databaseFile,
-  type SealWork,
-  SqliteCore,
-  type SqliteCoreOptions,
-  sqliteTuning,
-} from './sqlite-core.js';
+import { type AppendWork, type SealWork, SqliteCore, type SqliteCoreOptions } from './sqlite-core.js';
 
 export type Request =
   | { id: number; op: 'append'; work: AppendWork }
@@ -45,38 +35,6 @@ export type Reply =
 
 const { options, port } = workerData as { options: SqliteCoreOptions; port: MessagePort };
 const core = new SqliteCore(options);
-const checkpointer = startCheckpointer();
-
-/** A file-backed database gets its checkpointer thread (an in-memory one has no WAL). */
-function startCheckpointer(): Worker | undefined {
-  if (options.dataDir === undefined) return undefined;
-  const tuning = { ...sqliteTuning, ...options.tuning };
-  const checkpointerOptions: CheckpointerOptions = {
-    path: join(options.dataDir, databaseFile),
-    fsync: options.fsync === true,
-    intervalMs: tuning.checkpointIntervalMs,
-    busyTimeoutMs: bounds.checkpointerBusyTimeoutMs,
-  };
-  const thread = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
-    workerData: checkpointerOptions,
-  });
-  // The writer's backstop checkpoint keeps the WAL bounded without it.
-  thread.on('error', () => {});
-  return thread;
-}
-
-/** Let the checkpointer finish the checkpoint it may be in and close its connection. */
-async function stopCheckpointer(): Promise<void> {
-  if (!checkpointer) return;
-  const stopped = new Promise<void>((resolve) => {
-    checkpointer.once('message', () => resolve());
-    checkpointer.once('exit', () => resolve());
-  });
-  checkpointer.postMessage('stop');
-  await Promise.race([stopped, sleep(bounds.checkpointerStopMs)]);
-  await checkpointer.terminate();
-}
-
 function send(reply: Reply, transfer?: ArrayBuffer[]): void {
   port.postMessage(reply, transfer);
 }
@@ -178,10 +136,8 @@ function handle(first: Request): void {
       commitBatch(batch);
     } else if (request.op === 'close') {
       // The store ends this thread once it has the answer (exiting here could overtake it).
-      void stopCheckpointer().then(() => {
-        core.close();
-        send({ id: request.id, ok: true });
-      });
+      core.close();
+      send({ id: request.id, ok: true });
       return;
     } else handleCall(request);
   }
