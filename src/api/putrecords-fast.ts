@@ -209,13 +209,14 @@ class Scanner {
     return value;
   }
 
-  entry(): Input {
+  /** An object of a `Data` blob and checked strings: a PutRecords entry, or PutRecord's input. */
+  dataObject(shape: Structure): Input {
     const out: Input = {};
-    this.members(entryInput, (name) => {
+    this.members(shape, (name) => {
       if (name === 'Data') {
         out.Data = undefined;
         this.blob(out);
-      } else out[name] = this.checkedString(entryInput.strings.get(name));
+      } else out[name] = this.checkedString(shape.strings.get(name));
     });
     return out;
   }
@@ -229,7 +230,7 @@ class Scanner {
     }
     for (;;) {
       if (records.length >= recordsMax) bail();
-      records.push(this.entry());
+      records.push(this.dataObject(entryInput));
       const c = this.next();
       this.pos++;
       if (c === CLOSE_BRACKET) return records;
@@ -304,17 +305,6 @@ function putRecords(scanner: Scanner): Input {
   return input;
 }
 
-function putRecord(scanner: Scanner): Input {
-  const input: Input = {};
-  scanner.members(putRecordInput, (name) => {
-    if (name === 'Data') {
-      input.Data = undefined;
-      scanner.blob(input);
-    } else input[name] = scanner.checkedString(putRecordInput.strings.get(name));
-  });
-  return input;
-}
-
 /** Operations with a fast path. */
 export function hasFastPath(operation: string): boolean {
   return operation === 'PutRecords' || operation === 'PutRecord';
@@ -336,7 +326,7 @@ export function fastDecode(
     throw new RangeError('chunkChars must be a positive multiple of 4');
   const scanner = new Scanner(body);
   try {
-    const input = operation === 'PutRecords' ? putRecords(scanner) : putRecord(scanner);
+    const input = operation === 'PutRecords' ? putRecords(scanner) : scanner.dataObject(putRecordInput);
     scanner.end();
     decodeBlobs(body, scanner.blobs, chunkChars);
     return input;
