@@ -32,7 +32,14 @@ import {
 import { NatsStore } from '../src/store/nats.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { kinesisClient, rawCall, sleep } from './helpers.js';
-import { makeDoc, type NatsServers, startFrontend, startNatsCluster, stopFrontend } from './nats-helpers.js';
+import {
+  makeDoc,
+  type NatsServers,
+  startFrontend,
+  startNatsCluster,
+  startServe,
+  stopFrontend,
+} from './nats-helpers.js';
 
 const account = '000000000000';
 const arnOf = (name: string) => `arn:aws:kinesis:us-east-1:${account}:stream/${name}`;
@@ -291,7 +298,7 @@ describe('cells on the embedded store', { timeout: 60_000 }, () => {
     await sqlite.close();
 
     const serve = async (args: string[]) => {
-      const { child, port } = await startEmbedded(['--data-dir', dir, ...args]);
+      const { child, port } = await startServe(['--data-dir', dir, ...args]);
       children.push(child);
       return { child, client: kinesisClient(port) };
     };
@@ -327,33 +334,3 @@ describe('cells on the embedded store', { timeout: 60_000 }, () => {
     }
   });
 });
-
-/** `sluice serve` on the embedded store on a free port; resolves once it listens. */
-function startEmbedded(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--create-stream-ms', '0', '--throughput', 'unlimited', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sluice serve did not start: ${out}`));
-    }, 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(match[1]) });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sluice serve exited with ${code}: ${out}`));
-    });
-  });
-}

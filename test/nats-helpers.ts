@@ -228,11 +228,20 @@ export function makeDoc(name: string, shards = 2): StreamDoc {
 
 const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
 
-/** Start `sluice serve` on a free port over the NATS store; resolves once it listens. */
+/** Start `sluice serve` over the NATS store on a free port; resolves once it listens. */
 export function startFrontend(
   storeUrl: string,
   extra: string[] = [],
 ): Promise<{ child: ChildProcess; port: number }> {
+  return startServe(['--store', storeUrl, ...extra]);
+}
+
+/**
+ * Start `sluice serve` on a free port with `args` (and set-up that does not wait, throughput
+ * limits off); resolves once it listens, rejects if it exits first or is not listening in 30 s.
+ * The process is killed when the tests end.
+ */
+export function startServe(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
     [
@@ -240,8 +249,6 @@ export function startFrontend(
       'serve',
       '--port',
       '0',
-      '--store',
-      storeUrl,
       '--create-stream-ms',
       '0',
       '--delete-stream-ms',
@@ -250,7 +257,7 @@ export function startFrontend(
       '0',
       '--throughput',
       'unlimited',
-      ...extra,
+      ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -258,7 +265,10 @@ export function startFrontend(
   child.once('exit', () => running.delete(child));
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`frontend did not start within 30 s: ${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sluice serve did not start within 30 s: ${out}`));
+    }, 30_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
@@ -271,7 +281,7 @@ export function startFrontend(
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`frontend exited with ${code} before listening: ${out}`));
+      reject(new Error(`sluice serve exited with ${code} before listening: ${out}`));
     });
   });
 }
