@@ -928,13 +928,15 @@ export class Engine {
   async putRecords(input: StreamRef & { Records: RecordInput[] }) {
     let total = 0;
     const known = this.peek(input);
-    input.Records.forEach((record, i) => {
+    const sizes = input.Records.map((record, i) => {
       this.checkRecordSize(known, record, `records.${i + 1}.member.data`);
-      total += record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
+      const size = recordSize(record);
+      total += size;
+      return size;
     });
     this.findActive(input);
     if (total > kinesis.putRecordsMaxBytes) throw errors.invalidArgument(messages.batchTooLarge);
-    const { doc, shards, appended, encrypted } = await this.appendRouted(input, input.Records);
+    const { doc, shards, appended, encrypted } = await this.appendRouted(input, input.Records, sizes);
     const shardIds = new Map<number, string>();
     const shardIdFor = (index: number): string => {
       let id = shardIds.get(index);
@@ -971,13 +973,13 @@ export class Engine {
   private async appendRouted(
     ref: StreamRef,
     records: RecordInput[],
+    sizes = records.map(recordSize),
   ): Promise<{
     doc: StreamDoc;
     shards: ShardDoc[];
     appended: Array<Appended | undefined>;
     encrypted: boolean;
   }> {
-    const sizes = records.map((r) => r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8'));
     // Data sealed for encryption at rest, kept across attempts: a store that recognises a retried
     // entry by its content (NATS message ids) sees the same bytes again.
     const sealed = new Map<number, { keyId: string; data: Buffer }>();
@@ -1325,6 +1327,11 @@ export class Engine {
       }
     }
   }
+}
+
+/** What a record counts against the size limits and the throughput: its data and its partition key. */
+function recordSize(record: RecordInput): number {
+  return record.Data.length + Buffer.byteLength(record.PartitionKey, 'utf8');
 }
 
 export { KinesisError };

@@ -332,18 +332,21 @@ export class SqliteCore {
    */
   commit(batch: Array<AppendWork | SealWork>): WorkResult[] {
     const now = Date.now();
-    const touched = new Map<string, ShardTip>();
+    /** Each shard the batch touches (`stream:shard`): its tip as the batch moves it, and the chunk
+     * being filled with its records. */
+    const touched = new Map<
+      string,
+      { streamKey: number; shard: number; tip: ShardTip; chunk?: ChunkBuilder }
+    >();
     const sealedNow = new Set<string>();
-    /** The chunk being filled for each shard touched (`stream:shard`). */
-    const open = new Map<string, { streamKey: number; shard: number; chunk: ChunkBuilder }>();
-    const tipFor = (streamKey: number, shard: number): ShardTip => {
+    const touch = (streamKey: number, shard: number) => {
       const key = `${streamKey}:${shard}`;
-      let tip = touched.get(key);
-      if (!tip) {
-        tip = { ...this.tipOf(streamKey, shard) };
-        touched.set(key, tip);
+      let entry = touched.get(key);
+      if (!entry) {
+        entry = { streamKey, shard, tip: { ...this.tipOf(streamKey, shard) } };
+        touched.set(key, entry);
       }
-      return tip;
+      return entry;
     };
     const insert = this.stmt.insertChunk;
     const flush = (streamKey: number, shard: number, chunk: ChunkBuilder): void => {
@@ -355,7 +358,7 @@ export class SqliteCore {
     const results = this.db.transaction(() => {
       const answers = batch.map((item): WorkResult => {
         if (item.kind === 'seal') {
-          const tip = tipFor(item.streamKey, item.shard);
+          const { tip } = touch(item.streamKey, item.shard);
           tip.sealed = true;
           this.stmt.insertSealed.run(item.streamKey, item.shard);
           sealedNow.add(`${item.streamKey}:${item.shard}`);
@@ -364,7 +367,7 @@ export class SqliteCore {
         const count = item.shards.length;
         for (let i = 0; i < count; i++) {
           const shard = item.shards[i] as number;
-          if (tipFor(item.streamKey, shard).sealed) return { kind: 'refused', shard };
+          if (touch(item.streamKey, shard).tip.sealed) return { kind: 'refused', shard };
         }
         const positions = new Float64Array(count);
         const arrivals = new Float64Array(count);
@@ -372,22 +375,18 @@ export class SqliteCore {
         let keyOffset = 0;
         for (let i = 0; i < count; i++) {
           const shard = item.shards[i] as number;
-          const key = `${item.streamKey}:${shard}`;
-          const tip = tipFor(item.streamKey, shard);
+          const entry = touch(item.streamKey, shard);
+          const { tip } = entry;
           const length = item.lengths[i] as number;
           const keyEnd = keyOffset + (item.keyLengths[i] as number);
           const position = tip.nextPosition;
           const arrivalMs = Math.max(now, tip.lastArrivalMs);
-          let filling = open.get(key);
-          if (filling && filling.chunk.bytes + length > bounds.chunkMaxBytes) {
-            flush(item.streamKey, shard, filling.chunk);
-            filling = undefined;
+          if (entry.chunk && entry.chunk.bytes + length > bounds.chunkMaxBytes) {
+            flush(item.streamKey, shard, entry.chunk);
+            entry.chunk = undefined;
           }
-          if (!filling) {
-            filling = { streamKey: item.streamKey, shard, chunk: new ChunkBuilder(position, arrivalMs) };
-            open.set(key, filling);
-          }
-          filling.chunk.add({
+          entry.chunk ??= new ChunkBuilder(position, arrivalMs);
+          entry.chunk.add({
             data: item.data.subarray(offset, offset + length),
             partitionKey: item.partitionKeys.slice(keyOffset, keyEnd),
             keyId: item.keyIds?.[i] ?? null,
@@ -401,10 +400,10 @@ export class SqliteCore {
         }
         return { kind: 'appended', positions, arrivals };
       });
-      for (const { streamKey, shard, chunk } of open.values()) flush(streamKey, shard, chunk);
+      for (const { streamKey, shard, chunk } of touched.values()) if (chunk) flush(streamKey, shard, chunk);
       return answers;
     })();
-    for (const [key, tip] of touched) this.tips.set(key, tip);
+    for (const [key, { tip }] of touched) this.tips.set(key, tip);
     for (const key of sealedNow) this.sealed.add(key);
     return results;
   }
